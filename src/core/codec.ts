@@ -1,0 +1,79 @@
+import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
+import type { EncodedResult } from './types.js';
+import { ResultDroppedReason } from './types.js';
+
+/** Limits for storing results (PROTOCOL.md section 3, "Results that do not fit"). */
+export interface CodecLimits {
+  /**
+   * Results whose JSON is longer than this are brotli-compressed (and kept compressed only when smaller).
+   * @default 4096
+   */
+  readonly compressAboveBytes: number;
+  /**
+   * The largest encoded result stored. DynamoDB's item limit is 400 KB; the rest of the record needs < 1 KB.
+   * @default 350_000
+   */
+  readonly maxResultBytes: number;
+}
+
+/** The defaults of {@link CodecLimits}. */
+export const DEFAULT_CODEC_LIMITS: CodecLimits = { compressAboveBytes: 4096, maxResultBytes: 350_000 };
+
+/** What {@link encodeResult} produced: a body to store, or why there is none. */
+export type Encoded =
+  | { readonly result?: EncodedResult; readonly dropped?: undefined; readonly bytes: number }
+  | { readonly result?: undefined; readonly dropped: ResultDroppedReason; readonly bytes: number };
+
+// Quality 5 measured at about a tenth of quality 11's CPU time for 10 % larger output on JSON bodies.
+const BROTLI_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } };
+
+/**
+ * Encodes an operation's result for the `result` attribute. Never throws: a value JSON cannot carry
+ * (a cycle, a BigInt) is reported as dropped, because this runs after the side effect and must not
+ * leave the record `IN_PROGRESS`.
+ *
+ * @example
+ * encodeResult({ statusCode: 201, body: '...' });
+ */
+export function encodeResult(value: unknown, limits: CodecLimits = DEFAULT_CODEC_LIMITS): Encoded {
+  if (value === undefined) return { bytes: 0 };
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    return { dropped: ResultDroppedReason.Unserializable, bytes: 0 };
+  }
+  // JSON.stringify returns undefined for a top-level function or symbol.
+  if (json === undefined) return { dropped: ResultDroppedReason.Unserializable, bytes: 0 };
+  const textBytes = Buffer.byteLength(json, 'utf8');
+  let result: EncodedResult = json;
+  let bytes = textBytes;
+  if (textBytes > limits.compressAboveBytes) {
+    const compressed = brotliCompressSync(json, BROTLI_OPTIONS);
+    if (compressed.byteLength < textBytes) {
+      result = new Uint8Array(compressed.buffer, compressed.byteOffset, compressed.byteLength);
+      bytes = compressed.byteLength;
+    }
+  }
+  return bytes <= limits.maxResultBytes
+    ? { result, bytes }
+    : { dropped: ResultDroppedReason.TooLarge, bytes };
+}
+
+/**
+ * Decodes a stored `result` attribute back to the value (`undefined` when there is none).
+ *
+ * @example
+ * decodeResult(record.result);
+ */
+export function decodeResult(result: EncodedResult | undefined): unknown {
+  if (result === undefined) return undefined;
+  const json = typeof result === 'string' ? result : brotliDecompressSync(result).toString('utf8');
+  return JSON.parse(json);
+}
+
+/** The byte size of an encoded result, for the cache's byte bound. */
+export function encodedSize(result: EncodedResult | undefined): number {
+  if (result === undefined) return 0;
+  return typeof result === 'string' ? result.length * 2 : result.byteLength;
+}

@@ -1,0 +1,25 @@
+import { RecordCache } from './cache.js';
+import { type CommonOptions, resolveSettings } from './config.js';
+import { IdempotencyEngine } from './engine.js';
+import { createTelemetry } from './telemetry.js';
+
+/**
+ * Builds the engine a door (middleware, job runner, wrapper) uses, once at cold start: settings resolved
+ * from the `IDEMPOTENCY_*` variables and the options, warnings logged, the cache sized.
+ *
+ * @example
+ * const engine = buildEngine(parsedOptions);
+ */
+export function buildEngine(
+  options: CommonOptions,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): IdempotencyEngine {
+  const { settings, warnings } = resolveSettings(options, env);
+  const telemetry = options.telemetry ?? createTelemetry();
+  for (const warning of warnings) telemetry.warn(warning);
+  const cache =
+    options.cache === undefined || options.cache === false
+      ? undefined
+      : new RecordCache(options.cache === true ? {} : options.cache);
+  return new IdempotencyEngine({ store: options.store, settings, telemetry, cache, clock: options.clock });
+}

@@ -1,0 +1,350 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RecordCache } from './cache.js';
+import { type CodecLimits, DEFAULT_CODEC_LIMITS, decodeResult, encodeResult } from './codec.js';
+import type { Mode, Settings } from './config.js';
+import { IdempotencyStoreError } from './errors.js';
+import { digestOf, recordKey } from './keys.js';
+import { Signal, type SignalFacts, type Telemetry } from './telemetry.js';
+import { type IdempotencyRecord, isClaimable, RECORD_VERSION, RecordStatus, type Store } from './types.js';
+
+/** The right of one invocation to run the operation for a key, until `leaseUntil` (epoch ms). */
+export interface Lease {
+  readonly pk: string;
+  readonly token: string;
+  readonly leaseUntil: number;
+  readonly org: string;
+  readonly scope: string;
+  readonly fingerprint: string;
+  readonly expiresAt: number;
+  readonly createdAt: number;
+  readonly attempt: number;
+  readonly owner?: string;
+}
+
+/** What the engine decided for one request (PROTOCOL.md section 3). */
+export type Decision =
+  | { readonly kind: 'execute'; readonly lease: Lease }
+  | {
+      readonly kind: 'replay';
+      readonly record: IdempotencyRecord;
+      readonly result: unknown;
+      readonly fromCache: boolean;
+    }
+  | { readonly kind: 'mismatch'; readonly record: IdempotencyRecord }
+  | { readonly kind: 'in_progress'; readonly record: IdempotencyRecord; readonly retryAfterSeconds: number }
+  | { readonly kind: 'failed'; readonly record: IdempotencyRecord };
+
+/** One request to the engine. */
+export interface BeginInput {
+  readonly org: string;
+  readonly scope: string;
+  /** The raw key; only its digest leaves this call. */
+  readonly key: string;
+  readonly fingerprint: string;
+  /** The Lambda's remaining time when known; 0 is a real value, not "unknown". */
+  readonly remainingTimeMs?: number;
+  /** Who claims (an SQS message id), stored so a later reader can tell redeliveries apart. */
+  readonly owner?: string;
+  /** Take over a `FAILED` record (a DLQ replay after a fix). */
+  readonly reclaimFailed?: boolean;
+  /** Overrides the configured wait budget (jobs never wait). */
+  readonly waitBudgetMs?: number;
+  readonly correlationId?: string;
+}
+
+/** How the engine is built; doors make one per handler at cold start. */
+export interface EngineOptions {
+  readonly store: Store;
+  readonly settings: Settings;
+  readonly telemetry: Telemetry;
+  /** `undefined` for no cache. */
+  readonly cache?: RecordCache;
+  readonly clock?: () => number;
+  readonly codecLimits?: CodecLimits;
+}
+
+const FIRST_POLL_MS = 25;
+const MAX_POLL_MS = 500;
+// Keep this much of the Lambda's remaining time for answering after a wait.
+const WAIT_SAFETY_MS = 500;
+
+/**
+ * The protocol engine: claim, decide, complete, release, renew. No AWS or Middy import; the HTTP middleware,
+ * the job runner and the generic wrapper are doors onto it.
+ *
+ * @example
+ * const engine = new IdempotencyEngine({ store, settings, telemetry: createTelemetry() });
+ * const decision = await engine.begin({ org, scope, key, fingerprint });
+ */
+export class IdempotencyEngine {
+  readonly store: Store;
+  readonly settings: Settings;
+  readonly telemetry: Telemetry;
+  readonly #cache: RecordCache | undefined;
+  readonly #clock: () => number;
+  readonly #codecLimits: CodecLimits;
+
+  constructor(options: EngineOptions) {
+    this.store = options.store;
+    this.settings = options.settings;
+    this.telemetry = options.telemetry;
+    this.#cache = options.cache;
+    this.#clock = options.clock ?? Date.now;
+    this.#codecLimits = options.codecLimits ?? DEFAULT_CODEC_LIMITS;
+  }
+
+  get mode(): Mode {
+    return this.settings.mode;
+  }
+
+  now(): number {
+    return this.#clock();
+  }
+
+  /**
+   * Claims the key or decides from the record that blocks the claim: one `PutItem` on the first execution,
+   * replay, mismatch and in-progress; none on a cache hit. A live lease is waited on (consistent reads with
+   * backoff and jitter) within the wait budget, except in `observe` mode, which never blocks.
+   * Throws {@link IdempotencyStoreError} when the store fails.
+   */
+  async begin(input: BeginInput): Promise<Decision> {
+    const pk = recordKey(input.org, input.scope, input.key);
+    const facts: SignalFacts = {
+      mode: this.mode,
+      scope: input.scope,
+      org: input.org,
+      keyDigest: digestOf(pk),
+      correlationId: input.correlationId,
+    };
+    const startedAt = this.now();
+    const cached = this.#cache?.get(pk, startedAt);
+    if (cached !== undefined) return this.#report(this.#decide(cached, input.fingerprint, true), facts, 0);
+
+    const observing = this.mode === 'observe';
+    const budget = observing ? 0 : this.#waitBudget(input);
+    const deadline = startedAt + budget;
+    let lastSeen: IdempotencyRecord | undefined;
+    let pollMs = FIRST_POLL_MS;
+    for (;;) {
+      const nowMs = this.now();
+      const lease = this.#newLease(pk, input, nowMs, lastSeen);
+      const claim = await this.#call('claim', facts, () =>
+        this.store.claim(this.#claimRecord(lease), { nowMs, reclaimFailed: input.reclaimFailed }),
+      );
+      if (claim.claimed) return this.#report({ kind: 'execute', lease }, facts, nowMs - startedAt);
+      // The blocking record vanished between the condition check and the read: claim again.
+      let record = claim.existing;
+      while (record !== undefined) {
+        const decision = this.#decide(record, input.fingerprint, false);
+        if (decision.kind !== 'in_progress') return this.#report(decision, facts, this.now() - startedAt);
+        lastSeen = record;
+        const waitNow = this.now();
+        if (waitNow >= deadline) return this.#report(decision, facts, waitNow - startedAt);
+        const leaseLeft = (record.leaseUntil ?? 0) - waitNow;
+        await sleep(
+          Math.max(
+            1,
+            Math.min(pollMs + Math.random() * this.settings.jitterMs, deadline - waitNow, leaseLeft + 1),
+          ),
+        );
+        pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
+        record = await this.#call('get', facts, () => this.store.get(pk));
+        // An expired record or lease is claimable: leave the inner loop and claim.
+        if (record !== undefined && isClaimable(record, { nowMs: this.now() })) break;
+      }
+    }
+  }
+
+  /**
+   * Completes the record with the operation's result (or marks it `FAILED` for a permanent job failure),
+   * fenced by the lease token. A result that does not fit is dropped, never retried: the record must not
+   * stay `IN_PROGRESS` after the side effect. Returns `false` when the lease was lost (counted as `lease_lost`).
+   */
+  async complete(
+    lease: Lease,
+    value: unknown,
+    options: { readonly status?: 'COMPLETED' | 'FAILED'; readonly correlationId?: string } = {},
+  ): Promise<boolean> {
+    const facts = this.#leaseFacts(lease, options.correlationId);
+    const encoded = encodeResult(value, this.#codecLimits);
+    if (encoded.dropped !== undefined) {
+      this.telemetry.emit(Signal.ResultTooLarge, {
+        ...facts,
+        detail: { reason: encoded.dropped, bytes: encoded.bytes },
+      });
+    }
+    const completedAt = this.now();
+    const status = options.status ?? RecordStatus.Completed;
+    const update = {
+      status,
+      result: encoded.result,
+      resultDropped: encoded.dropped,
+      completedAt,
+      expiresAt: lease.expiresAt,
+    };
+    const completed = await this.#call('complete', facts, () =>
+      this.store.complete(lease.pk, lease.token, update),
+    );
+    if (!completed) {
+      this.telemetry.emit(Signal.LeaseLost, { ...facts, detail: { during: 'complete' } });
+      return false;
+    }
+    if (status === RecordStatus.Completed) {
+      this.#cache?.set({
+        pk: lease.pk,
+        org: lease.org,
+        scope: lease.scope,
+        status,
+        expiresAt: lease.expiresAt,
+        fingerprint: lease.fingerprint,
+        result: encoded.result,
+        resultDropped: encoded.dropped,
+        createdAt: lease.createdAt,
+        completedAt,
+        attempt: lease.attempt,
+        v: RECORD_VERSION,
+      });
+    }
+    return true;
+  }
+
+  /**
+   * Deletes the record so a retry runs again, only if this lease still owns it. Returns `false` when the
+   * lease was lost (counted as `lease_lost`): a late failure never deletes someone else's record.
+   */
+  async release(lease: Lease, options: { readonly correlationId?: string } = {}): Promise<boolean> {
+    const facts = this.#leaseFacts(lease, options.correlationId);
+    const released = await this.#call('release', facts, () => this.store.release(lease.pk, lease.token));
+    this.telemetry.emit(released ? Signal.Released : Signal.LeaseLost, {
+      ...facts,
+      detail: { during: 'release' },
+    });
+    return released;
+  }
+
+  /**
+   * Pushes the lease's end to now + lock TTL (bounded by the remaining Lambda time when known), fenced.
+   * Returns the renewed lease, or `undefined` when it was lost (counted as `lease_lost`).
+   */
+  async renew(lease: Lease, remainingTimeMs?: number): Promise<Lease | undefined> {
+    const facts = this.#leaseFacts(lease);
+    const leaseUntil = this.now() + this.#leaseMs(remainingTimeMs);
+    const renewed = await this.#call('renew', facts, () =>
+      this.store.renew(lease.pk, lease.token, leaseUntil),
+    );
+    if (!renewed) {
+      this.telemetry.emit(Signal.LeaseLost, { ...facts, detail: { during: 'renew' } });
+      return undefined;
+    }
+    return { ...lease, leaseUntil };
+  }
+
+  /** The lease length of PROTOCOL.md section 3: `min(lockTtl, remaining time)`; 0 ms left is a value. */
+  #leaseMs(remainingTimeMs: number | undefined): number {
+    const ttlMs = this.settings.lockTtlSeconds * 1000;
+    return remainingTimeMs === undefined ? ttlMs : Math.max(0, Math.min(ttlMs, remainingTimeMs));
+  }
+
+  #waitBudget(input: BeginInput): number {
+    const budget = input.waitBudgetMs ?? this.settings.waitBudgetMs;
+    if (input.remainingTimeMs === undefined) return budget;
+    return Math.max(0, Math.min(budget, input.remainingTimeMs - WAIT_SAFETY_MS));
+  }
+
+  #newLease(pk: string, input: BeginInput, nowMs: number, lastSeen: IdempotencyRecord | undefined): Lease {
+    return {
+      pk,
+      token: randomUUID(),
+      leaseUntil: nowMs + this.#leaseMs(input.remainingTimeMs),
+      org: input.org,
+      scope: input.scope,
+      fingerprint: input.fingerprint,
+      expiresAt: Math.floor(nowMs / 1000) + this.settings.expiresAfterSeconds,
+      createdAt: nowMs,
+      attempt: (lastSeen?.attempt ?? 0) + 1,
+      owner: input.owner,
+    };
+  }
+
+  #claimRecord(lease: Lease): IdempotencyRecord {
+    return {
+      pk: lease.pk,
+      org: lease.org,
+      scope: lease.scope,
+      status: RecordStatus.InProgress,
+      expiresAt: lease.expiresAt,
+      leaseUntil: lease.leaseUntil,
+      leaseToken: lease.token,
+      owner: lease.owner,
+      fingerprint: lease.fingerprint,
+      createdAt: lease.createdAt,
+      attempt: lease.attempt,
+      v: RECORD_VERSION,
+    };
+  }
+
+  #decide(record: IdempotencyRecord, fingerprint: string, fromCache: boolean): Decision {
+    if (record.fingerprint !== fingerprint) return { kind: 'mismatch', record };
+    if (record.status === RecordStatus.Completed) {
+      return { kind: 'replay', record, result: decodeResult(record.result), fromCache };
+    }
+    if (record.status === RecordStatus.Failed) return { kind: 'failed', record };
+    const secondsLeft = Math.ceil(((record.leaseUntil ?? 0) - this.now()) / 1000);
+    return { kind: 'in_progress', record, retryAfterSeconds: Math.max(1, secondsLeft) };
+  }
+
+  #report(decision: Decision, facts: SignalFacts, waitedMs: number): Decision {
+    if (waitedMs > 0 && decision.kind !== 'execute' && this.mode !== 'observe') {
+      this.telemetry.emit(Signal.Waited, { ...facts, detail: { waitedMs, outcome: decision.kind } });
+    }
+    this.telemetry.emit(signalOf(decision, this.mode), {
+      ...facts,
+      detail: {
+        attempt: decision.kind === 'execute' ? decision.lease.attempt : undefined,
+        fromCache: decision.kind === 'replay' ? decision.fromCache : undefined,
+        retryAfterSeconds: decision.kind === 'in_progress' ? decision.retryAfterSeconds : undefined,
+      },
+    });
+    if (decision.kind === 'replay' && !decision.fromCache) this.#cache?.set(decision.record);
+    return decision;
+  }
+
+  #leaseFacts(lease: Lease, correlationId?: string): SignalFacts {
+    return {
+      mode: this.mode,
+      scope: lease.scope,
+      org: lease.org,
+      keyDigest: digestOf(lease.pk),
+      correlationId,
+    };
+  }
+
+  async #call<T>(operation: string, facts: SignalFacts, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      const storeError = new IdempotencyStoreError(operation, error);
+      this.telemetry.emit(Signal.StoreError, {
+        ...facts,
+        detail: { operation, error: error instanceof Error ? error.name : 'unknown' },
+      });
+      throw storeError;
+    }
+  }
+}
+
+function signalOf(decision: Decision, mode: Mode): Signal {
+  if (decision.kind === 'execute') return Signal.FirstExecution;
+  if (mode === 'observe') return decision.kind === 'replay' ? Signal.WouldReplay : Signal.WouldReject;
+  switch (decision.kind) {
+    case 'replay':
+      return Signal.Replay;
+    case 'mismatch':
+      return Signal.Mismatch;
+    case 'in_progress':
+      return Signal.InProgress;
+    case 'failed':
+      return Signal.PreviouslyFailed;
+  }
+}

@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * JSON with object keys sorted at every depth, so two requests that mean the same thing serialize the same.
+ * `undefined` members are dropped, as `JSON.stringify` does.
+ *
+ * @example
+ * canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }); // '{"a":[2,{"c":4,"d":3}],"b":1}'
+ */
+export function canonicalJson(value: unknown): string {
+  return (
+    JSON.stringify(value, (_key, member: unknown) => {
+      if (typeof member === 'bigint') return member.toString();
+      if (member === null || typeof member !== 'object' || Array.isArray(member)) return member;
+      if (ArrayBuffer.isView(member))
+        return Buffer.from(member.buffer, member.byteOffset, member.byteLength).toString('base64');
+      const sorted: Record<string, unknown> = {};
+      for (const name of Object.keys(member).sort()) sorted[name] = (member as Record<string, unknown>)[name];
+      return sorted;
+    }) ?? 'undefined'
+  );
+}
+
+/**
+ * The fingerprint of what a request means: SHA-256 (base64url) of the parts, each length-prefixed so
+ * that `['ab', 'c']` and `['a', 'bc']` differ.
+ *
+ * @example
+ * fingerprintOf(['POST', '/orders', canonicalJson(body)]);
+ */
+export function fingerprintOf(parts: readonly (string | Uint8Array)[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) {
+    const bytes = typeof part === 'string' ? Buffer.from(part, 'utf8') : part;
+    hash.update(`${bytes.byteLength}:`);
+    hash.update(bytes);
+  }
+  return hash.digest('base64url');
+}
+
+/**
+ * The default fingerprint of a function's arguments (the generic wrapper): canonical JSON of each.
+ * Lambda context objects are left out, because they differ on every invocation.
+ *
+ * @example
+ * defaultArgumentsFingerprint([payment]);
+ */
+export function defaultArgumentsFingerprint(args: readonly unknown[]): string {
+  return fingerprintOf(args.filter((arg) => !isLambdaContext(arg)).map((arg) => canonicalJson(arg)));
+}
+
+/** Whether `value` looks like a Lambda context (it has `getRemainingTimeInMillis`). */
+export function isLambdaContext(value: unknown): value is { getRemainingTimeInMillis(): number } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { getRemainingTimeInMillis?: unknown }).getRemainingTimeInMillis === 'function'
+  );
+}

@@ -1,0 +1,110 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/**
+ * Every decision and incident idemkit logs and counts (PROTOCOL.md section 7). The value is the metric name.
+ */
+export const Signal = {
+  FirstExecution: 'first_execution',
+  Replay: 'replay',
+  Mismatch: 'mismatch',
+  InProgress: 'in_progress',
+  Waited: 'waited',
+  LeaseLost: 'lease_lost',
+  Released: 'released',
+  StoreError: 'store_error',
+  ResultTooLarge: 'result_too_large',
+  MissingKey: 'missing_key',
+  WouldReplay: 'would_replay',
+  WouldReject: 'would_reject',
+  PermanentFailure: 'permanent_failure',
+  PreviouslyFailed: 'previously_failed',
+} as const;
+
+/** One of {@link Signal}. */
+export type Signal = (typeof Signal)[keyof typeof Signal];
+
+/** What is known about one signal. Never a raw key, payload or result: only digests and names. */
+export interface SignalFacts {
+  readonly mode: string;
+  readonly scope: string;
+  readonly org?: string;
+  readonly keyDigest?: string;
+  readonly correlationId?: string;
+  /** Extra numbers and names for the log line (`waitedMs`, `retryAfterSeconds`, an error's name). */
+  readonly detail?: Readonly<Record<string, string | number | boolean | undefined>>;
+}
+
+/**
+ * Where signals go. The default writes a Powertools Logger JSON line and one EMF metric per signal;
+ * tests and other runtimes may pass their own.
+ *
+ * @example
+ * const telemetry: Telemetry = { emit: (signal) => counts.set(signal, (counts.get(signal) ?? 0) + 1), warn() {} };
+ */
+export interface Telemetry {
+  emit(signal: Signal, facts: SignalFacts): void;
+  /** A configuration warning, once at cold start (a lock TTL raised to the environment's minimum). */
+  warn(message: string): void;
+}
+
+/** Options of {@link createTelemetry}. */
+export interface TelemetryOptions {
+  /**
+   * The Powertools logger to write to.
+   * @default a new `Logger` with service name `idemkit` (or `POWERTOOLS_SERVICE_NAME`)
+   */
+  readonly logger?: Logger;
+  /**
+   * The Powertools metrics instance to emit to.
+   * @default a new `Metrics` with namespace `idemkit` (or `POWERTOOLS_METRICS_NAMESPACE`)
+   */
+  readonly metrics?: Metrics;
+}
+
+const WARNINGS = new Set<Signal>([
+  Signal.Mismatch,
+  Signal.LeaseLost,
+  Signal.ResultTooLarge,
+  Signal.WouldReject,
+  Signal.PermanentFailure,
+]);
+
+/**
+ * The default {@link Telemetry}: Powertools Logger and Metrics, with `mode` and `scope` as dimensions.
+ *
+ * @example
+ * const telemetry = createTelemetry({ logger: new Logger({ serviceName: 'orders' }) });
+ */
+export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
+  const logger =
+    options.logger ?? new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'idemkit' });
+  const metrics =
+    options.metrics ??
+    new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'idemkit', serviceName: 'idemkit' });
+  return {
+    emit(signal, facts) {
+      const line = {
+        idempotency: signal,
+        mode: facts.mode,
+        scope: facts.scope,
+        org: facts.org,
+        key_digest: facts.keyDigest,
+        correlation_id: facts.correlationId,
+        ...facts.detail,
+      };
+      if (signal === Signal.StoreError) logger.error(`idempotency ${signal}`, line);
+      else if (WARNINGS.has(signal)) logger.warn(`idempotency ${signal}`, line);
+      else logger.info(`idempotency ${signal}`, line);
+      const single = metrics.singleMetric();
+      single.addDimensions({ mode: facts.mode, scope: facts.scope });
+      single.addMetric(signal, MetricUnit.Count, 1);
+    },
+    warn(message) {
+      logger.warn(message);
+    },
+  };
+}
+
+/** A {@link Telemetry} that drops everything. */
+export const silentTelemetry: Telemetry = { emit() {}, warn() {} };

@@ -1,0 +1,123 @@
+/**
+ * Record statuses stored in the table (PROTOCOL.md section 2). A record is never stored as `EXPIRED`:
+ * expiry is a comparison of `expiresAt` with now.
+ */
+export const RecordStatus = {
+  InProgress: 'IN_PROGRESS',
+  Completed: 'COMPLETED',
+  Failed: 'FAILED',
+} as const;
+
+/** One of {@link RecordStatus}. */
+export type RecordStatus = (typeof RecordStatus)[keyof typeof RecordStatus];
+
+/** Current schema version written in the `v` attribute. */
+export const RECORD_VERSION = 1;
+
+/**
+ * The stored outcome of an operation, already encoded by the engine: JSON text, or brotli-compressed
+ * JSON bytes when large. Stores move it as an opaque `S` or `B` attribute.
+ */
+export type EncodedResult = string | Uint8Array;
+
+/**
+ * One record per (org, scope, key), exactly as a store persists it (PROTOCOL.md section 2).
+ *
+ * @example
+ * const record: IdempotencyRecord = { pk: 'acme#charge#3q2...', org: 'acme', scope: 'charge', ... };
+ */
+export interface IdempotencyRecord {
+  /** `<org>#<scope>#<digest(key)>`. */
+  readonly pk: string;
+  readonly org: string;
+  readonly scope: string;
+  readonly status: RecordStatus;
+  /** Epoch seconds; the table's TTL attribute. */
+  readonly expiresAt: number;
+  /** Epoch milliseconds; only while `IN_PROGRESS`. */
+  readonly leaseUntil?: number;
+  /** Random per claim; every later write by the owner is conditional on it. */
+  readonly leaseToken?: string;
+  /** Who holds or held the lease (an SQS message id for jobs); lets a door tell redeliveries apart. */
+  readonly owner?: string;
+  readonly fingerprint: string;
+  /** The encoded outcome; absent when the operation returned `undefined` or the result was dropped. */
+  readonly result?: EncodedResult;
+  /** Why a completed record has no body although the operation returned one. */
+  readonly resultDropped?: ResultDroppedReason;
+  /** Epoch milliseconds. */
+  readonly createdAt: number;
+  /** Epoch milliseconds. */
+  readonly completedAt?: number;
+  /** How many claims this record has seen (1 on the first execution). */
+  readonly attempt: number;
+  readonly v: number;
+}
+
+/** Why a completed record carries no result body. */
+export const ResultDroppedReason = {
+  TooLarge: 'too_large',
+  Unserializable: 'unserializable',
+} as const;
+
+/** One of {@link ResultDroppedReason}. */
+export type ResultDroppedReason = (typeof ResultDroppedReason)[keyof typeof ResultDroppedReason];
+
+/** What a claim needs besides the new record. */
+export interface ClaimOptions {
+  /** Now, epoch milliseconds; the store compares `expiresAt` and `leaseUntil` with it. */
+  readonly nowMs: number;
+  /** Also take over a `FAILED` record (a DLQ replay after a fix). */
+  readonly reclaimFailed?: boolean;
+}
+
+/** The answer to a claim. */
+export type ClaimResult =
+  | { readonly claimed: true }
+  /** `existing` is the record that blocked the claim; `undefined` only if it vanished in between. */
+  | { readonly claimed: false; readonly existing: IdempotencyRecord | undefined };
+
+/** The fields a fenced complete writes. */
+export interface CompletionUpdate {
+  readonly status: typeof RecordStatus.Completed | typeof RecordStatus.Failed;
+  readonly result?: EncodedResult;
+  readonly resultDropped?: ResultDroppedReason;
+  readonly completedAt: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * The port every store implements: I/O only. Key digests, expiry rules and fingerprint checks live in
+ * the engine; a store only evaluates the claim condition atomically (see {@link isClaimable}).
+ *
+ * Every fenced write resolves `false` when the lease token no longer matches (the lease was lost).
+ *
+ * @example
+ * class MyStore implements Store { ... }
+ */
+export interface Store {
+  /**
+   * Writes `record` (an `IN_PROGRESS` claim) when {@link isClaimable} holds for the current item,
+   * in one atomic step; otherwise returns the current item.
+   */
+  claim(record: IdempotencyRecord, options: ClaimOptions): Promise<ClaimResult>;
+  /** A strongly consistent read. */
+  get(pk: string): Promise<IdempotencyRecord | undefined>;
+  /** Sets the final status and result, conditional on `leaseToken`. */
+  complete(pk: string, leaseToken: string, update: CompletionUpdate): Promise<boolean>;
+  /** Deletes the record, conditional on `leaseToken`. */
+  release(pk: string, leaseToken: string): Promise<boolean>;
+  /** Pushes `leaseUntil` (epoch ms), conditional on `leaseToken`. */
+  renew(pk: string, leaseToken: string, leaseUntil: number): Promise<boolean>;
+}
+
+/**
+ * The claim condition of PROTOCOL.md section 3, as a predicate over the current item. Stores that
+ * cannot express it as a server-side condition (the memory store) evaluate this inside their atomic step.
+ */
+export function isClaimable(existing: IdempotencyRecord | undefined, options: ClaimOptions): boolean {
+  if (existing === undefined) return true;
+  if (existing.expiresAt < Math.floor(options.nowMs / 1000)) return true;
+  if (existing.status === RecordStatus.InProgress && (existing.leaseUntil ?? 0) < options.nowMs) return true;
+  return options.reclaimFailed === true && existing.status === RecordStatus.Failed;
+}

@@ -1,0 +1,229 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type {
+  ClaimOptions,
+  ClaimResult,
+  CompletionUpdate,
+  IdempotencyRecord,
+  RecordStatus,
+  ResultDroppedReason,
+  Store,
+} from '../core/types.js';
+
+/**
+ * Options of {@link DynamoDBStore}.
+ *
+ * @example
+ * { tableName: 'idempotency', client: new DynamoDBClient({ region: 'eu-west-1' }) }
+ */
+export interface DynamoDBStoreOptions {
+  /** The table: partition key `pk` (String), TTL on `expiresAt`. The store never creates it. */
+  readonly tableName: string;
+  /**
+   * The low-level client. Build it once at cold start and share it.
+   * @default a new `DynamoDBClient(clientConfig)`
+   */
+  readonly client?: DynamoDBClient;
+  /**
+   * Configuration for the client the store builds when `client` is not given.
+   * @default {}
+   */
+  readonly clientConfig?: DynamoDBClientConfig;
+}
+
+type Item = Record<string, AttributeValue>;
+
+const CLAIM_CONDITION =
+  'attribute_not_exists(pk) OR expiresAt < :nowS OR (#status = :inProgress AND leaseUntil < :nowMs)';
+const OWNED = 'leaseToken = :token AND #status = :inProgress';
+
+/**
+ * The DynamoDB store: one conditional write per state change (PROTOCOL.md section 3). It marshals records
+ * itself, because every attribute has a known type; results arrive already encoded by the engine, so no
+ * `Date`, `undefined` or class instance in a result can make a write throw after the side effect.
+ *
+ * @example
+ * const store = new DynamoDBStore({ tableName: process.env.IDEMPOTENCY_TABLE! });
+ */
+export class DynamoDBStore implements Store {
+  readonly tableName: string;
+  readonly client: DynamoDBClient;
+
+  constructor(options: DynamoDBStoreOptions) {
+    if (typeof options?.tableName !== 'string' || options.tableName.trim() === '') {
+      throw new TypeError(
+        `Expected \`tableName\` of \`DynamoDBStore\` to be the table's name, got ${JSON.stringify(options?.tableName)}.`,
+      );
+    }
+    this.tableName = options.tableName;
+    this.client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
+  }
+
+  async claim(record: IdempotencyRecord, options: ClaimOptions): Promise<ClaimResult> {
+    const values: Item = {
+      ':nowS': { N: String(Math.floor(options.nowMs / 1000)) },
+      ':nowMs': { N: String(options.nowMs) },
+      ':inProgress': { S: 'IN_PROGRESS' },
+    };
+    let condition = CLAIM_CONDITION;
+    if (options.reclaimFailed === true) {
+      condition += ' OR #status = :failed';
+      values[':failed'] = { S: 'FAILED' };
+    }
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toItem(record),
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { claimed: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // Servers that ignore ReturnValuesOnConditionCheckFailure cost one consistent read; the outcome is the same.
+      const existing = error.Item === undefined ? await this.get(record.pk) : fromItem(error.Item);
+      return { claimed: false, existing };
+    }
+  }
+
+  async get(pk: string): Promise<IdempotencyRecord | undefined> {
+    const output = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: { pk: { S: pk } }, ConsistentRead: true }),
+    );
+    return output.Item === undefined ? undefined : fromItem(output.Item);
+  }
+
+  async complete(pk: string, leaseToken: string, update: CompletionUpdate): Promise<boolean> {
+    const values: Item = {
+      ':token': { S: leaseToken },
+      ':inProgress': { S: 'IN_PROGRESS' },
+      ':status': { S: update.status },
+      ':completedAt': { N: String(update.completedAt) },
+      ':expiresAt': { N: String(update.expiresAt) },
+    };
+    const sets = ['#status = :status', 'completedAt = :completedAt', 'expiresAt = :expiresAt'];
+    if (update.result !== undefined) {
+      sets.push('#result = :result');
+      values[':result'] = encodeResultAttribute(update.result);
+    }
+    if (update.resultDropped !== undefined) {
+      sets.push('resultDropped = :dropped');
+      values[':dropped'] = { S: update.resultDropped };
+    }
+    return this.#fenced(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: pk } },
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE leaseUntil`,
+        ConditionExpression: OWNED,
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          ...(update.result === undefined ? {} : { '#result': 'result' }),
+        },
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async release(pk: string, leaseToken: string): Promise<boolean> {
+    return this.#fenced(
+      new DeleteItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: pk } },
+        ConditionExpression: OWNED,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':token': { S: leaseToken }, ':inProgress': { S: 'IN_PROGRESS' } },
+      }),
+    );
+  }
+
+  async renew(pk: string, leaseToken: string, leaseUntil: number): Promise<boolean> {
+    return this.#fenced(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: pk } },
+        UpdateExpression: 'SET leaseUntil = :leaseUntil',
+        ConditionExpression: OWNED,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':token': { S: leaseToken },
+          ':inProgress': { S: 'IN_PROGRESS' },
+          ':leaseUntil': { N: String(leaseUntil) },
+        },
+      }),
+    );
+  }
+
+  async #fenced(command: UpdateItemCommand | DeleteItemCommand): Promise<boolean> {
+    try {
+      // The union is sent through one call site; the SDK's overloads do not accept a union.
+      await this.client.send(command as UpdateItemCommand);
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+}
+
+function encodeResultAttribute(result: string | Uint8Array): AttributeValue {
+  return typeof result === 'string' ? { S: result } : { B: result };
+}
+
+/** Marshals a record; attributes that are `undefined` are left out. */
+export function toItem(record: IdempotencyRecord): Item {
+  const item: Item = {
+    pk: { S: record.pk },
+    org: { S: record.org },
+    scope: { S: record.scope },
+    status: { S: record.status },
+    expiresAt: { N: String(record.expiresAt) },
+    fingerprint: { S: record.fingerprint },
+    createdAt: { N: String(record.createdAt) },
+    attempt: { N: String(record.attempt) },
+    v: { N: String(record.v) },
+  };
+  if (record.leaseUntil !== undefined) item.leaseUntil = { N: String(record.leaseUntil) };
+  if (record.leaseToken !== undefined) item.leaseToken = { S: record.leaseToken };
+  if (record.owner !== undefined) item.owner = { S: record.owner };
+  if (record.result !== undefined) item.result = encodeResultAttribute(record.result);
+  if (record.resultDropped !== undefined) item.resultDropped = { S: record.resultDropped };
+  if (record.completedAt !== undefined) item.completedAt = { N: String(record.completedAt) };
+  return item;
+}
+
+/** Unmarshals a record read from the table. */
+export function fromItem(item: Item): IdempotencyRecord {
+  const number = (name: string) => (item[name]?.N === undefined ? undefined : Number(item[name].N));
+  const string = (name: string) => item[name]?.S;
+  const result = item.result?.S ?? item.result?.B;
+  return {
+    pk: string('pk') ?? '',
+    org: string('org') ?? '',
+    scope: string('scope') ?? '',
+    status: (string('status') ?? 'IN_PROGRESS') as RecordStatus,
+    expiresAt: number('expiresAt') ?? 0,
+    leaseUntil: number('leaseUntil'),
+    leaseToken: string('leaseToken'),
+    owner: string('owner'),
+    fingerprint: string('fingerprint') ?? '',
+    result,
+    resultDropped: string('resultDropped') as ResultDroppedReason | undefined,
+    createdAt: number('createdAt') ?? 0,
+    completedAt: number('completedAt'),
+    attempt: number('attempt') ?? 1,
+    v: number('v') ?? 1,
+  };
+}
