@@ -204,26 +204,34 @@ export function toItem(record: IdempotencyRecord): Item {
   return item;
 }
 
-/** Unmarshals a record read from the table. */
+/**
+ * Unmarshals a record read from the table. Optional attributes the item lacks stay absent (not present as
+ * `undefined`), so a record read back equals the record written.
+ */
 export function fromItem(item: Item): IdempotencyRecord {
   const number = (name: string) => (item[name]?.N === undefined ? undefined : Number(item[name].N));
   const string = (name: string) => item[name]?.S;
-  const result = item.result?.S ?? item.result?.B;
-  return {
+  const optional = {
+    leaseUntil: number('leaseUntil'),
+    leaseToken: string('leaseToken'),
+    owner: string('owner'),
+    result: item.result?.S ?? item.result?.B,
+    resultDropped: string('resultDropped') as ResultDroppedReason | undefined,
+    completedAt: number('completedAt'),
+  };
+  const record: IdempotencyRecord = {
     pk: string('pk') ?? '',
     org: string('org') ?? '',
     scope: string('scope') ?? '',
     status: (string('status') ?? 'IN_PROGRESS') as RecordStatus,
     expiresAt: number('expiresAt') ?? 0,
-    leaseUntil: number('leaseUntil'),
-    leaseToken: string('leaseToken'),
-    owner: string('owner'),
     fingerprint: string('fingerprint') ?? '',
-    result,
-    resultDropped: string('resultDropped') as ResultDroppedReason | undefined,
     createdAt: number('createdAt') ?? 0,
-    completedAt: number('completedAt'),
     attempt: number('attempt') ?? 1,
     v: number('v') ?? 1,
   };
+  for (const [name, value] of Object.entries(optional)) {
+    if (value !== undefined) Object.assign(record, { [name]: value });
+  }
+  return record;
 }

@@ -1,0 +1,175 @@
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildEngine } from '../../src/core/door.js';
+import { IdempotencyStoreError } from '../../src/core/errors.js';
+import { DynamoDBStore } from '../../src/stores/dynamodb.js';
+import { recordingTelemetry } from '../core/recording-telemetry.js';
+import { createIdempotencyTable } from '../support/dynamodb.js';
+import { FAULT_ERROR_NAME, Fault, faultyClient } from './faults.js';
+import { claimRecord, storeContract } from './store-contract.js';
+
+const { client, control } = faultyClient();
+let store: DynamoDBStore;
+
+beforeAll(async () => {
+  store = new DynamoDBStore({ tableName: await createIdempotencyTable(client, 'store'), client });
+});
+afterAll(() => client.destroy());
+beforeEach(() => control.reset());
+
+storeContract('DynamoDBStore on DynamoDB Local', () => store);
+
+const NOW_MS = 1_800_000_000_000;
+
+describe('DynamoDBStore claims in one round trip', () => {
+  it('sends one conditional PutItem asking for ALL_OLD on a failed condition', async () => {
+    const record = claimRecord();
+    await store.claim(record, { nowMs: NOW_MS });
+    expect(control.calls).toEqual(['PutItemCommand']);
+    expect(control.inputs[0]).toMatchObject({
+      ConditionExpression:
+        'attribute_not_exists(pk) OR expiresAt < :nowS OR (#status = :inProgress AND leaseUntil < :nowMs)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      ExpressionAttributeValues: {
+        ':nowS': { N: String(NOW_MS / 1000) },
+        ':nowMs': { N: String(NOW_MS) },
+        ':inProgress': { S: 'IN_PROGRESS' },
+      },
+    });
+  });
+
+  it('decides a blocked claim from the item the failed PutItem returned, with no GetItem', async () => {
+    const record = claimRecord();
+    await store.claim(record, { nowMs: NOW_MS });
+    control.reset();
+    const outcome = await store.claim({ ...record, leaseToken: 'other' }, { nowMs: NOW_MS + 1 });
+    expect(outcome).toStrictEqual({ claimed: false, existing: record });
+    expect(control.calls).toEqual(['PutItemCommand']);
+  });
+
+  it('costs exactly one consistent GetItem, with the same outcome, when the server returns no item', async () => {
+    const record = claimRecord();
+    await store.claim(record, { nowMs: NOW_MS });
+    control.reset();
+    control.stripConditionalCheckItem(true);
+    const outcome = await store.claim({ ...record, leaseToken: 'other' }, { nowMs: NOW_MS + 1 });
+    expect(outcome).toStrictEqual({ claimed: false, existing: record });
+    expect(control.calls).toEqual(['PutItemCommand', 'GetItemCommand']);
+    expect(control.inputs[1]).toMatchObject({ ConsistentRead: true, Key: { pk: { S: record.pk } } });
+  });
+
+  it('stores a compressed result as B and a text result as S', async () => {
+    const text = claimRecord();
+    const binary = claimRecord();
+    for (const [record, result] of [
+      [text, '"text"'],
+      [binary, new Uint8Array([1, 2, 3])],
+    ] as const) {
+      await store.claim(record, { nowMs: NOW_MS });
+      await store.complete(record.pk, record.leaseToken ?? '', {
+        status: 'COMPLETED',
+        result,
+        completedAt: NOW_MS,
+        expiresAt: record.expiresAt,
+      });
+    }
+    const raw = async (pk: string) =>
+      (await client.send(new GetItemCommand({ TableName: store.tableName, Key: { pk: { S: pk } } }))).Item;
+    expect((await raw(text.pk))?.result).toEqual({ S: '"text"' });
+    expect((await raw(binary.pk))?.result?.B).toBeInstanceOf(Uint8Array);
+  });
+
+  it('reads a record written without the optional attributes it does not need', async () => {
+    const pk = claimRecord().pk;
+    await client.send(
+      new PutItemCommand({
+        TableName: store.tableName,
+        Item: {
+          pk: { S: pk },
+          org: { S: 'acme' },
+          scope: { S: 'contract' },
+          status: { S: 'COMPLETED' },
+          expiresAt: { N: '1900000000' },
+          fingerprint: { S: 'fp' },
+          createdAt: { N: '1' },
+          attempt: { N: '1' },
+          v: { N: '1' },
+        },
+      }),
+    );
+    const record = await store.get(pk);
+    expect(record).toStrictEqual({
+      pk,
+      org: 'acme',
+      scope: 'contract',
+      status: 'COMPLETED',
+      expiresAt: 1_900_000_000,
+      fingerprint: 'fp',
+      createdAt: 1,
+      attempt: 1,
+      v: 1,
+    });
+  });
+
+  it('refuses to be built without a table name, saying what it expected', () => {
+    expect(() => new DynamoDBStore({ tableName: ' ' })).toThrow(
+      /Expected `tableName` of `DynamoDBStore` to be the table's name, got " "\./,
+    );
+  });
+});
+
+describe('store failures surface as IdempotencyStoreError with the cause kept', () => {
+  const engine = (telemetry = recordingTelemetry()) => ({
+    telemetry,
+    engine: buildEngine({ store, telemetry: telemetry.telemetry, environment: 'test', mode: 'enforce' }, {}),
+  });
+
+  for (const fault of Object.values(Fault)) {
+    it(`claims that meet a ${fault} reject with IdempotencyStoreError and emit store_error`, async () => {
+      const { engine: subject, telemetry } = engine();
+      control.fail(fault, { times: 1 });
+      const error = await subject
+        .begin({ org: 'acme', scope: 'faults', key: `claim-${fault}`, fingerprint: 'f' })
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(IdempotencyStoreError);
+      expect((error as IdempotencyStoreError).operation).toBe('claim');
+      expect(((error as IdempotencyStoreError).cause as Error).name).toBe(FAULT_ERROR_NAME[fault]);
+      expect(telemetry.signals).toEqual([
+        expect.objectContaining({
+          signal: 'store_error',
+          facts: expect.objectContaining({
+            detail: { operation: 'claim', error: FAULT_ERROR_NAME[fault] },
+          }),
+        }),
+      ]);
+      expect(control.calls).toEqual(['PutItemCommand']);
+    });
+  }
+
+  it('a complete that meets a server error rejects with IdempotencyStoreError and leaves the lease in place', async () => {
+    const { engine: subject, telemetry } = engine();
+    const decision = await subject.begin({
+      org: 'acme',
+      scope: 'faults',
+      key: 'complete-500',
+      fingerprint: 'f',
+    });
+    if (decision.kind !== 'execute') throw new Error(`expected execute, got ${decision.kind}`);
+    control.fail(Fault.ServerError, { commands: ['UpdateItemCommand'] });
+    const error = await subject.complete(decision.lease, { ok: true }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(IdempotencyStoreError);
+    expect((error as IdempotencyStoreError).operation).toBe('complete');
+    expect(telemetry.names()).toContain('store_error');
+    expect((await store.get(decision.lease.pk))?.status).toBe('IN_PROGRESS');
+  });
+
+  it('a consistent read during a wait that times out rejects with IdempotencyStoreError', async () => {
+    const { engine: subject } = engine();
+    const input = { org: 'acme', scope: 'faults', key: 'wait-timeout', fingerprint: 'f' };
+    await subject.begin(input);
+    control.fail(Fault.Timeout, { commands: ['GetItemCommand'] });
+    const error = await subject.begin({ ...input, waitBudgetMs: 1000 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(IdempotencyStoreError);
+    expect((error as IdempotencyStoreError).operation).toBe('get');
+  });
+});

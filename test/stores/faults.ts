@@ -1,0 +1,118 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { inject } from 'vitest';
+import { LOCAL_CLIENT_CONFIG } from '../support/dynamodb-local.js';
+
+/** Failures a real DynamoDB endpoint or network produces, which DynamoDB Local cannot be made to. */
+export const Fault = {
+  /** HTTP 400 `ThrottlingException`, as DynamoDB answers when a partition or the account is throttled. */
+  Throttling: 'throttling',
+  /** The socket times out before an answer, as the SDK's Node handler reports it. */
+  Timeout: 'timeout',
+  /** HTTP 500 `InternalServerError`. */
+  ServerError: 'server-error',
+} as const;
+export type Fault = (typeof Fault)[keyof typeof Fault];
+
+/** The error name each fault surfaces as, after the SDK parsed it. */
+export const FAULT_ERROR_NAME: Record<Fault, string> = {
+  throttling: 'ThrottlingException',
+  timeout: 'TimeoutError',
+  'server-error': 'InternalServerError',
+};
+
+/** What a fault-injecting client saw and can be told to do. */
+export interface FaultControl {
+  /** Command names sent, in order (one per attempt that reached the wire or the fault). */
+  readonly calls: string[];
+  /** The inputs of the commands sent, in order. */
+  readonly inputs: Record<string, unknown>[];
+  /** Fail the next `times` commands named in `commands` (every command when omitted). */
+  fail(fault: Fault, options?: { readonly commands?: readonly string[]; readonly times?: number }): void;
+  /** Make the server seem not to return `Item` on a `ConditionalCheckFailedException` (some emulators). */
+  stripConditionalCheckItem(strip: boolean): void;
+  reset(): void;
+}
+
+function jsonError(statusCode: number, type: string, message: string) {
+  return {
+    statusCode,
+    reason: undefined,
+    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'fault-injected' },
+    body: Buffer.from(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message })),
+  };
+}
+
+/**
+ * A client on the suite's DynamoDB Local (one attempt per command, so an injected fault is not retried away)
+ * with SDK middlewares that count commands, inject faults below the deserializer (so the SDK parses them as
+ * it would a real answer) and can strip `Item` from a failed condition check.
+ */
+export function faultyClient(endpoint: string = inject('dynamoEndpoint')): {
+  client: DynamoDBClient;
+  control: FaultControl;
+} {
+  const client = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint, maxAttempts: 1 });
+  const calls: string[] = [];
+  const inputs: Record<string, unknown>[] = [];
+  let pending: { fault: Fault; commands?: readonly string[]; times: number } | undefined;
+  let strip = false;
+
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      calls.push(String(context.commandName));
+      inputs.push(args.input as Record<string, unknown>);
+      try {
+        return await next(args);
+      } catch (error) {
+        if (strip && (error as Error).name === 'ConditionalCheckFailedException') {
+          delete (error as { Item?: unknown }).Item;
+        }
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'idemkitFaultCounter' },
+  );
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const fault = pending;
+      const matches = fault?.commands === undefined || fault.commands.includes(String(context.commandName));
+      if (fault === undefined || fault.times <= 0 || !matches) return next(args);
+      fault.times -= 1;
+      switch (fault.fault) {
+        case 'throttling':
+          return {
+            response: jsonError(
+              400,
+              'ThrottlingException',
+              'Rate of requests exceeds the allowed throughput.',
+            ),
+          } as never;
+        case 'server-error':
+          return { response: jsonError(500, 'InternalServerError', 'Internal server error') } as never;
+        case 'timeout':
+          throw Object.assign(new Error('Connection timed out after 1000 ms'), { name: 'TimeoutError' });
+      }
+    },
+    { step: 'deserialize', priority: 'low', name: 'idemkitFaultInjector' },
+  );
+
+  return {
+    client,
+    control: {
+      calls,
+      inputs,
+      fail(fault, options = {}) {
+        pending = { fault, commands: options.commands, times: options.times ?? Number.POSITIVE_INFINITY };
+      },
+      stripConditionalCheckItem(value) {
+        strip = value;
+      },
+      reset() {
+        calls.length = 0;
+        inputs.length = 0;
+        pending = undefined;
+        strip = false;
+      },
+    },
+  };
+}

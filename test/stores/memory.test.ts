@@ -1,0 +1,4 @@
+import { MemoryStore } from '../../src/stores/memory.js';
+import { storeContract } from './store-contract.js';
+
+storeContract('MemoryStore', () => new MemoryStore());
