@@ -1,0 +1,193 @@
+import { RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { assertValidName } from '../../src/core/keys.js';
+
+/**
+ * The item actions one idempotent invocation needs: claim (Put), read on wait (Get), complete and renew
+ * (Update), release (Delete). No Scan or Query: a handler only ever touches the record of its own key.
+ */
+export const RECORD_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+] as const;
+
+/** What DynamoDB needs from the caller to read and write items encrypted with a customer key. */
+export const RECORD_KEY_ACTIONS = [
+  'kms:Decrypt',
+  'kms:DescribeKey',
+  'kms:Encrypt',
+  'kms:ReEncrypt*',
+  'kms:GenerateDataKey*',
+] as const;
+
+/**
+ * Props of {@link IdempotencyTable}.
+ *
+ * @example
+ * { tableName: 'idemkit-prod-idempotency', encryptionKey: key }
+ */
+export interface IdempotencyTableProps {
+  /**
+   * The table's name. Give one when something outside the stack (a local playground, a CLI) must know it.
+   * @default - a name CloudFormation generates
+   */
+  readonly tableName?: string;
+  /**
+   * What happens to the table when it leaves the stack.
+   * @default RemovalPolicy.RETAIN - the records are what stops a retried payment from running twice; a
+   *   stack rename or an accidental delete must not erase them while clients may still retry.
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * A customer-managed KMS key for the records; grants then include the key's use.
+   * @default - the AWS-managed key for DynamoDB (`alias/aws/dynamodb`)
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Point-in-time recovery, to restore the records after a bad write or a bad deploy.
+   * @default true
+   */
+  readonly pointInTimeRecovery?: boolean;
+}
+
+/**
+ * The grants every idempotency table offers, built here or imported with
+ * {@link IdempotencyTable.fromTableName}.
+ *
+ * @example
+ * const table: IIdempotencyTable = IdempotencyTable.fromTableName(this, 'Table', 'idempotency');
+ */
+export interface IIdempotencyTable {
+  /** The table's name: pass it to `new DynamoDBStore({ tableName })`. */
+  readonly tableName: string;
+  /** The table's ARN. */
+  readonly tableArn: string;
+  /** The customer-managed key, when there is one. */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Lets `grantee` read and write any record: exactly `GetItem`, `PutItem`, `UpdateItem`, `DeleteItem`
+   * (and the key's use when there is one).
+   *
+   * @example
+   * table.grantRecords(ordersFunction);
+   */
+  grantRecords(grantee: iam.IGrantable): iam.Grant;
+  /**
+   * Like {@link IIdempotencyTable.grantRecords}, fenced to one tenant: `dynamodb:LeadingKeys` must match
+   * `<org>#*`, the prefix every record `pk` of that org has (PROTOCOL.md section 2).
+   *
+   * @example
+   * table.grantRecordsForOrg(acmeWorker, 'acme');
+   */
+  grantRecordsForOrg(grantee: iam.IGrantable, org: string): iam.Grant;
+}
+
+/**
+ * The DynamoDB table idemkit's `DynamoDBStore` expects: partition key `pk` (String), TTL on `expiresAt`,
+ * on-demand billing, point-in-time recovery, retained on delete.
+ *
+ * @example
+ * const table = new IdempotencyTable(this, 'Idempotency');
+ * table.grantRecords(handler);
+ * handler.addEnvironment('IDEMPOTENCY_TABLE', table.tableName);
+ */
+export class IdempotencyTable extends Construct implements IIdempotencyTable {
+  /**
+   * An existing table, by name, to grant on. Pass the key the table is encrypted with, if it is a
+   * customer-managed one, so that grants include its use.
+   *
+   * @example
+   * const table = IdempotencyTable.fromTableName(this, 'Shared', 'idempotency');
+   */
+  static fromTableName(
+    scope: Construct,
+    id: string,
+    tableName: string,
+    encryptionKey?: kms.IKey,
+  ): IIdempotencyTable {
+    const table = dynamodb.Table.fromTableAttributes(scope, id, {
+      tableName,
+      ...(encryptionKey === undefined ? {} : { encryptionKey }),
+    });
+    return new ImportedIdempotencyTable(table.tableName, table.tableArn, encryptionKey);
+  }
+
+  /** The underlying table, for what these props do not cover (alarms, a resource policy). */
+  readonly table: dynamodb.Table;
+  readonly tableName: string;
+  readonly tableArn: string;
+  readonly encryptionKey?: kms.IKey;
+
+  constructor(scope: Construct, id: string, props: IdempotencyTableProps = {}) {
+    super(scope, id);
+    this.table = new dynamodb.Table(this, 'Table', {
+      ...(props.tableName === undefined ? {} : { tableName: props.tableName }),
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      // Readers compare `expiresAt` with now; TTL only reclaims the space, up to ~48 h late.
+      timeToLiveAttribute: 'expiresAt',
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: {
+        pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true,
+      },
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      ...(props.encryptionKey === undefined
+        ? { encryption: dynamodb.TableEncryption.AWS_MANAGED }
+        : { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }),
+    });
+    this.tableName = this.table.tableName;
+    this.tableArn = this.table.tableArn;
+    if (props.encryptionKey !== undefined) this.encryptionKey = props.encryptionKey;
+  }
+
+  grantRecords(grantee: iam.IGrantable): iam.Grant {
+    return grantOnRecords(grantee, this.tableArn, this.encryptionKey);
+  }
+
+  grantRecordsForOrg(grantee: iam.IGrantable, org: string): iam.Grant {
+    return grantOnRecordsForOrg(grantee, this.tableArn, this.encryptionKey, org);
+  }
+}
+
+class ImportedIdempotencyTable implements IIdempotencyTable {
+  constructor(
+    readonly tableName: string,
+    readonly tableArn: string,
+    readonly encryptionKey?: kms.IKey,
+  ) {}
+
+  grantRecords(grantee: iam.IGrantable): iam.Grant {
+    return grantOnRecords(grantee, this.tableArn, this.encryptionKey);
+  }
+
+  grantRecordsForOrg(grantee: iam.IGrantable, org: string): iam.Grant {
+    return grantOnRecordsForOrg(grantee, this.tableArn, this.encryptionKey, org);
+  }
+}
+
+function grantOnRecords(grantee: iam.IGrantable, tableArn: string, key: kms.IKey | undefined): iam.Grant {
+  const grant = iam.Grant.addToPrincipal({ grantee, actions: [...RECORD_ACTIONS], resourceArns: [tableArn] });
+  return key === undefined ? grant : grant.combine(key.grant(grantee, ...RECORD_KEY_ACTIONS));
+}
+
+function grantOnRecordsForOrg(
+  grantee: iam.IGrantable,
+  tableArn: string,
+  key: kms.IKey | undefined,
+  org: string,
+): iam.Grant {
+  // A token (a parameter, an import) can only be checked at deploy time; a literal is checked now.
+  if (!Token.isUnresolved(org)) assertValidName('org', org);
+  const fenced = iam.Grant.addToPrincipal({
+    grantee,
+    actions: [...RECORD_ACTIONS],
+    resourceArns: [tableArn],
+    // Every item action carries its partition key, so `ForAllValues` is never vacuously true here.
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${org}#*`] } },
+  });
+  return key === undefined ? fenced : fenced.combine(key.grant(grantee, ...RECORD_KEY_ACTIONS));
+}
