@@ -20,9 +20,12 @@ export interface CodecLimits {
 export const DEFAULT_CODEC_LIMITS: CodecLimits = { compressAboveBytes: 4096, maxResultBytes: 350_000 };
 
 /** What {@link encodeResult} produced: a body to store, or why there is none. */
-export type Encoded =
-  | { readonly result?: EncodedResult; readonly dropped?: undefined; readonly bytes: number }
-  | { readonly result?: undefined; readonly dropped: ResultDroppedReason; readonly bytes: number };
+export interface Encoded {
+  readonly result?: EncodedResult;
+  /** Set when the value itself could not be stored; `result` may then hold a smaller fallback. */
+  readonly dropped?: ResultDroppedReason;
+  readonly bytes: number;
+}
 
 // Quality 5 measured at about a tenth of quality 11's CPU time for 10 % larger output on JSON bodies.
 const BROTLI_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } };

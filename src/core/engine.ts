@@ -164,15 +164,23 @@ export class IdempotencyEngine {
   async complete(
     lease: Lease,
     value: unknown,
-    options: { readonly status?: 'COMPLETED' | 'FAILED'; readonly correlationId?: string } = {},
+    options: {
+      readonly status?: 'COMPLETED' | 'FAILED';
+      readonly correlationId?: string;
+      /** A smaller value stored instead when `value` does not fit or cannot be encoded (HTTP: status and headers). */
+      readonly fallback?: unknown;
+    } = {},
   ): Promise<boolean> {
     const facts = this.#leaseFacts(lease, options.correlationId);
-    const encoded = encodeResult(value, this.#codecLimits);
+    let encoded = encodeResult(value, this.#codecLimits);
     if (encoded.dropped !== undefined) {
       this.telemetry.emit(Signal.ResultTooLarge, {
         ...facts,
         detail: { reason: encoded.dropped, bytes: encoded.bytes },
       });
+      const fallback =
+        options.fallback === undefined ? undefined : encodeResult(options.fallback, this.#codecLimits);
+      if (fallback?.result !== undefined) encoded = { ...fallback, dropped: encoded.dropped };
     }
     const completedAt = this.now();
     const status = options.status ?? RecordStatus.Completed;

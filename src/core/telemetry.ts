@@ -15,6 +15,8 @@ export const Signal = {
   StoreError: 'store_error',
   ResultTooLarge: 'result_too_large',
   MissingKey: 'missing_key',
+  InvalidKey: 'invalid_key',
+  InvalidOrg: 'invalid_org',
   WouldReplay: 'would_replay',
   WouldReject: 'would_reject',
   PermanentFailure: 'permanent_failure',

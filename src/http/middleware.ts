@@ -1,0 +1,366 @@
+import { randomUUID } from 'node:crypto';
+import type { MiddlewareObj, Request } from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { type CommonOptions, commonOptionsShape, parseOptions, readListVariable } from '../core/config.js';
+import { buildEngine } from '../core/door.js';
+import type { Decision, Lease } from '../core/engine.js';
+import { IdempotencyConfigError, IdempotencyStoreError } from '../core/errors.js';
+import { canonicalJson, fingerprintOf } from '../core/fingerprint.js';
+import { assertValidName } from '../core/keys.js';
+import { Signal, type SignalFacts } from '../core/telemetry.js';
+import { defaultScope, type HttpRequestView, readHttpEvent } from './event.js';
+import { httpFingerprint } from './fingerprint.js';
+import { IDEMPOTENCY_KEY_HEADER, readIdempotencyKey } from './key.js';
+import { Problem, type ProxyResponse, problemResponse } from './problem.js';
+import { headersWith, omitHeaders, responseStatus, toStructured } from './response.js';
+
+/** The header a replayed response carries. */
+export const REPLAYED_HEADER = 'Idempotent-Replayed';
+/** The header a replay carries when the stored body was left out (`too_large` or `unserializable`). */
+export const RESULT_OMITTED_HEADER = 'Idempotent-Result-Omitted';
+/** The correlation header read from the request (else `x-request-id`, else generated) and echoed back. */
+export const CORRELATION_HEADER = 'x-correlation-id';
+
+const DEFAULT_ENFORCE_METHODS = ['POST', 'PATCH'] as const;
+const DEFAULT_OMITTED_HEADERS = [
+  'set-cookie',
+  'date',
+  CORRELATION_HEADER,
+  'x-request-id',
+  REPLAYED_HEADER.toLowerCase(),
+];
+const STATE = 'idemkit:http';
+
+/**
+ * Which responses are stored for replay, and which of their headers.
+ *
+ * @example
+ * { statusCodes: (status) => status >= 200 && status < 300, omitHeaders: ['x-rate-limit'] }
+ */
+export interface StoreResponseOptions {
+  /**
+   * Whether a response with this status is stored and replayed; others release the key so a retry runs again.
+   * @default (status) => status < 500 - 2xx, 3xx and 4xx are stored; 5xx are released
+   */
+  readonly statusCodes?: (statusCode: number) => boolean;
+  /**
+   * Response headers never stored or replayed, besides `Set-Cookie`, `Date`, `X-Correlation-Id`, `X-Request-Id`.
+   * @default []
+   */
+  readonly omitHeaders?: readonly string[];
+}
+
+/**
+ * Options of {@link httpIdempotency}. Every `IDEMPOTENCY_*` variable of PROTOCOL.md section 5 wins over the
+ * matching option, so operators can change a running service without a code change.
+ *
+ * @example
+ * { store, scope: 'create-order', org: (event) => event.requestContext.authorizer.jwt.claims.org_id }
+ */
+export interface HttpIdempotencyOptions<TEvent = unknown> extends CommonOptions {
+  /**
+   * The tenant: a constant, or a function of the trusted, authenticated context (authorizer claims). Never a
+   * value the client can set unless that is the service's choice.
+   */
+  readonly org: string | ((event: TEvent, context: Context) => string | undefined);
+  /**
+   * The operation's name; two operations never share records.
+   * @default the route: `routeKey` (HTTP API), method and resource (REST), method and path (Function URL, ALB)
+   */
+  readonly scope?: string;
+  /**
+   * Methods that require an `Idempotency-Key`; other methods pass through untouched.
+   * `IDEMPOTENCY_ENFORCE_METHODS` (comma-separated) wins over it.
+   * @default ['POST', 'PATCH']
+   */
+  readonly enforceMethods?: readonly string[];
+  /**
+   * Paths left alone, as globs where `*` matches any characters (`/health`, `/internal/*`).
+   * `IDEMPOTENCY_EXCLUDE_PATHS` (comma-separated) wins over it.
+   * @default []
+   */
+  readonly excludePaths?: readonly string[];
+  /**
+   * What the request means, compared on every retry (same key + different fingerprint = 422).
+   * @default method, path, sorted query and the canonical body (JSON compared by meaning)
+   */
+  readonly fingerprint?: (event: TEvent, context: Context) => unknown;
+  /**
+   * Which responses are stored and replayed.
+   * @default { statusCodes: (status) => status < 500 }
+   */
+  readonly storeResponse?: StoreResponseOptions;
+}
+
+const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', {
+  message: 'a function',
+});
+const schema = z.strictObject({
+  ...commonOptionsShape,
+  org: z.union([z.string(), fn]),
+  scope: z.string().optional(),
+  enforceMethods: z.array(z.string()).optional(),
+  excludePaths: z.array(z.string()).optional(),
+  fingerprint: fn.optional(),
+  storeResponse: z
+    .strictObject({ statusCodes: fn.optional(), omitHeaders: z.array(z.string()).optional() })
+    .optional(),
+});
+
+interface RequestState {
+  readonly correlationId: string;
+  readonly facts: SignalFacts;
+  lease?: Lease;
+}
+
+type AnyRequest = Request<unknown, unknown, Error, Context, Record<string, unknown>>;
+
+/**
+ * Middy middleware that makes HTTP handlers (API Gateway REST and HTTP APIs, Function URLs, ALB) idempotent
+ * by the `Idempotency-Key` header, per PROTOCOL.md section 4: the first request runs; a retry with the same
+ * request gets the stored response with `Idempotent-Replayed: true`; a reused key with another request gets
+ * 422; a retry while the first still runs waits, then gets 409 with `Retry-After`.
+ *
+ * @example
+ * export const handler = middy(createOrder).use(httpIdempotency({
+ *   store: new DynamoDBStore({ tableName: 'idempotency' }),
+ *   scope: 'create-order',
+ *   org: (event) => event.requestContext.authorizer.jwt.claims.org_id,
+ * }));
+ */
+export function httpIdempotency<TEvent = unknown, TResult = unknown>(
+  options: HttpIdempotencyOptions<TEvent>,
+): MiddlewareObj<TEvent, TResult> {
+  parseOptions(schema, options, 'httpIdempotency');
+  if (options.scope !== undefined) assertValidOption(() => assertValidName('scope', options.scope));
+  const engine = buildEngine(options);
+  const enforceMethods = readMethods(options.enforceMethods);
+  const isExcluded = globMatcher(
+    readListVariable(process.env, 'IDEMPOTENCY_EXCLUDE_PATHS') ?? options.excludePaths ?? [],
+  );
+  const shouldStore = options.storeResponse?.statusCodes ?? ((status: number) => status < 500);
+  const omitted = new Set(
+    [...DEFAULT_OMITTED_HEADERS, ...(options.storeResponse?.omitHeaders ?? [])].map(lower),
+  );
+  const enforcing = () => engine.mode === 'enforce';
+
+  const answer = (request: AnyRequest, state: RequestState, response: ProxyResponse | undefined) => {
+    request.earlyResponse =
+      response === undefined
+        ? undefined
+        : headersWith(response, { [CORRELATION_HEADER]: state.correlationId });
+  };
+
+  const idempotencyBefore = async (request: AnyRequest): Promise<void> => {
+    if (engine.mode === 'off') return;
+    const view = readHttpEvent(request.event);
+    if (view === undefined || !enforceMethods.has(view.method) || isExcluded(view.path)) return;
+    const correlationId = correlationOf(view);
+    const scope = options.scope ?? defaultScope(view);
+    const state: RequestState = { correlationId, facts: { mode: engine.mode, scope, correlationId } };
+    request.internal[STATE] = state;
+
+    const reading = readIdempotencyKey(view.headers[IDEMPOTENCY_KEY_HEADER]);
+    if (reading.kind !== 'valid') {
+      const missing = reading.kind === 'missing';
+      engine.telemetry.emit(missing ? Signal.MissingKey : Signal.InvalidKey, state.facts);
+      if (!enforcing()) return;
+      return answer(
+        request,
+        state,
+        missing
+          ? problemResponse(
+              Problem.MissingKey,
+              `${view.method} requests to this endpoint need an Idempotency-Key header: send a unique value (a UUID) and reuse it on retries.`,
+            )
+          : problemResponse(
+              Problem.InvalidKey,
+              `${reading.reason} Send 1 to 255 printable characters, as a bare token or a quoted string.`,
+            ),
+      );
+    }
+    const org = resolveOrg(options.org, request.event as TEvent, request.context);
+    if (org === undefined) {
+      engine.telemetry.emit(Signal.InvalidOrg, state.facts);
+      if (!enforcing()) return;
+      return answer(
+        request,
+        state,
+        problemResponse(
+          Problem.InvalidOrg,
+          'The authenticated context names no usable organization; sign in with an account that belongs to one.',
+        ),
+      );
+    }
+    const fingerprint =
+      options.fingerprint === undefined
+        ? httpFingerprint(view)
+        : fingerprintOf([canonicalJson(options.fingerprint(request.event as TEvent, request.context))]);
+    const remaining = request.context?.getRemainingTimeInMillis;
+    let decision: Decision;
+    try {
+      decision = await engine.begin({
+        org,
+        scope,
+        key: reading.key,
+        fingerprint,
+        correlationId,
+        remainingTimeMs: typeof remaining === 'function' ? remaining.call(request.context) : undefined,
+      });
+    } catch (error) {
+      if (!(error instanceof IdempotencyStoreError)) throw error;
+      if (!engine.settings.strictFailClosed) return;
+      return answer(
+        request,
+        state,
+        problemResponse(
+          Problem.StoreUnavailable,
+          'The idempotency store could not be reached, so the request was not run; retry with the same Idempotency-Key.',
+          { 'Retry-After': '1' },
+        ),
+      );
+    }
+    if (decision.kind === 'execute') {
+      state.lease = decision.lease;
+      return;
+    }
+    if (!enforcing()) return;
+    answer(request, state, decisionResponse(decision));
+  };
+
+  const idempotencyAfter = async (request: AnyRequest): Promise<void> => {
+    const state = request.internal[STATE] as RequestState | undefined;
+    if (state === undefined) return;
+    const lease = state.lease;
+    state.lease = undefined;
+    if (lease !== undefined) {
+      const status = responseStatus(request.response);
+      if (status >= 500 || !shouldStore(status)) {
+        await engine.release(lease, { correlationId: state.correlationId }).catch(ignoreCounted);
+      } else {
+        const stored = omitHeaders(request.response, omitted);
+        const fallback = stored === undefined ? undefined : { ...toStructured(stored), body: '' };
+        await engine
+          .complete(lease, stored, { correlationId: state.correlationId, fallback })
+          .catch(ignoreCounted);
+      }
+    }
+    if (request.response !== undefined && request.response !== null) {
+      request.response = headersWith(toStructured(request.response), {
+        [CORRELATION_HEADER]: state.correlationId,
+      });
+    }
+  };
+
+  const idempotencyOnError = async (request: AnyRequest): Promise<void> => {
+    const state = request.internal[STATE] as RequestState | undefined;
+    // Only a lease this request owns is released: a rejected duplicate holds none.
+    const lease = state?.lease;
+    if (state === undefined || lease === undefined) return;
+    state.lease = undefined;
+    await engine.release(lease, { correlationId: state.correlationId }).catch(ignoreCounted);
+  };
+
+  return {
+    name: 'idemkit-http',
+    before: idempotencyBefore,
+    after: idempotencyAfter,
+    onError: idempotencyOnError,
+  } as unknown as MiddlewareObj<TEvent, TResult>;
+}
+
+/** The response for a duplicate in `enforce` mode. */
+function decisionResponse(decision: Exclude<Decision, { kind: 'execute' }>): ProxyResponse | undefined {
+  switch (decision.kind) {
+    case 'replay': {
+      const dropped = decision.record.resultDropped;
+      if (decision.result === undefined && dropped === undefined) return undefined;
+      const replayed = toStructured(decision.result ?? { statusCode: 200 });
+      return headersWith(dropped === undefined ? replayed : { ...replayed, body: '' }, {
+        [REPLAYED_HEADER]: 'true',
+        ...(dropped === undefined ? {} : { [RESULT_OMITTED_HEADER]: dropped }),
+      });
+    }
+    case 'mismatch':
+      return problemResponse(
+        Problem.KeyMismatch,
+        'This Idempotency-Key was already used with a different request; send a new key for a new request.',
+      );
+    case 'failed':
+      return problemResponse(
+        Problem.KeyMismatch,
+        'This Idempotency-Key belongs to an operation that failed permanently; send a new key to try again.',
+      );
+    case 'in_progress':
+      return problemResponse(
+        Problem.InProgress,
+        `The first request with this Idempotency-Key is still running; retry in ${decision.retryAfterSeconds} s with the same key.`,
+        { 'Retry-After': String(decision.retryAfterSeconds) },
+      );
+  }
+}
+
+function resolveOrg<TEvent>(
+  org: HttpIdempotencyOptions<TEvent>['org'],
+  event: TEvent,
+  context: Context,
+): string | undefined {
+  try {
+    const value = typeof org === 'string' ? org : org(event, context);
+    assertValidName('org', value);
+    return value;
+  } catch {
+    // A missing claim or a malformed org id is the request's problem, answered with 400, never a 500.
+    return undefined;
+  }
+}
+
+function correlationOf(view: HttpRequestView): string {
+  const candidate = view.headers[CORRELATION_HEADER] ?? view.headers['x-request-id'];
+  return candidate !== undefined && /^[\x21-\x7e]{1,128}$/.test(candidate) ? candidate : randomUUID();
+}
+
+function readMethods(fromOption: readonly string[] | undefined): Set<string> {
+  const fromVariable = readListVariable(process.env, 'IDEMPOTENCY_ENFORCE_METHODS');
+  const methods = (fromVariable ?? fromOption ?? DEFAULT_ENFORCE_METHODS).map((method) =>
+    method.toUpperCase(),
+  );
+  const bad = methods.find((method) => !/^[A-Z]+$/.test(method));
+  if (bad !== undefined) {
+    const source = fromVariable === undefined ? '`enforceMethods`' : '`IDEMPOTENCY_ENFORCE_METHODS`';
+    throw new IdempotencyConfigError([
+      `Expected ${source} to list HTTP methods such as POST,PATCH, got '${bad}'.`,
+    ]);
+  }
+  return new Set(methods);
+}
+
+/** `*` matches any run of characters; everything else is literal. */
+function globMatcher(globs: readonly string[]): (path: string) => boolean {
+  if (globs.length === 0) return () => false;
+  const patterns = globs.map(
+    (glob) =>
+      new RegExp(
+        `^${glob
+          .split('*')
+          .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*')}$`,
+      ),
+  );
+  return (path) => patterns.some((pattern) => pattern.test(path));
+}
+
+function assertValidOption(check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    throw new IdempotencyConfigError([
+      `${(error as Error).message} Fix the \`scope\` option of \`httpIdempotency\`.`,
+    ]);
+  }
+}
+
+const lower = (name: string) => name.toLowerCase();
+// Store failures after the handler ran are already logged and counted by the engine; the response stands.
+const ignoreCounted = () => undefined;
