@@ -1,0 +1,94 @@
+import type { SQSRecord } from 'aws-lambda';
+import { IdempotencyValidationError } from '../core/errors.js';
+import { canonicalJson, fingerprintOf } from '../core/fingerprint.js';
+import { assertValidKey, assertValidName } from '../core/keys.js';
+
+/** What identifies one record's job: the tenant, the raw job key (never logged) and the fingerprint. */
+export interface JobIdentity {
+  readonly org: string;
+  readonly key: string;
+  readonly fingerprint: string;
+}
+
+/** Either the record's job, or why it has none, in a sentence that never repeats the raw key. */
+export type Identified =
+  | { readonly ok: true; readonly job: JobIdentity }
+  | { readonly ok: false; readonly reason: string };
+
+/** The user's functions that turn a record into a job identity. */
+export interface IdentifyFunctions {
+  readonly org: string | ((record: SQSRecord) => unknown);
+  readonly jobKey: (record: SQSRecord) => unknown;
+  readonly fingerprint?: (record: SQSRecord) => unknown;
+}
+
+/**
+ * Computes a record's job identity without any I/O, so duplicates can be collapsed first. A function
+ * that throws or returns something unusable gives a reason instead of throwing: the record fails alone.
+ *
+ * @example
+ * const identified = identifyJob(record, { org: 'acme', jobKey: (r) => JSON.parse(r.body).invoiceId });
+ */
+export function identifyJob(record: SQSRecord, functions: IdentifyFunctions): Identified {
+  let org: unknown;
+  let key: unknown;
+  let meaning: unknown;
+  try {
+    org = typeof functions.org === 'string' ? functions.org : functions.org(record);
+  } catch (error) {
+    return { ok: false, reason: threw('org', error) };
+  }
+  try {
+    key = functions.jobKey(record);
+  } catch (error) {
+    return { ok: false, reason: threw('jobKey', error) };
+  }
+  try {
+    meaning = functions.fingerprint === undefined ? bodyMeaning(record.body) : functions.fingerprint(record);
+  } catch (error) {
+    return { ok: false, reason: threw('fingerprint', error) };
+  }
+  if (typeof key === 'number' && Number.isFinite(key)) key = String(key);
+  if (typeof key !== 'string') {
+    return {
+      ok: false,
+      reason: `Expected \`jobKey\` to return the job's business id as a string or number, got ${typeName(key)}; read it from the body or a message attribute (never the messageId).`,
+    };
+  }
+  if (typeof org !== 'string') {
+    return {
+      ok: false,
+      reason: `Expected \`org\` to return the tenant as a string, got ${typeName(org)}; check that the producer sets it.`,
+    };
+  }
+  try {
+    assertValidName('org', org);
+    assertValidKey(key);
+  } catch (error) {
+    // These messages state lengths and rules, never the value itself.
+    if (error instanceof IdempotencyValidationError) return { ok: false, reason: error.message };
+    throw error;
+  }
+  return { ok: true, job: { org, key, fingerprint: fingerprintOf([canonicalJson(meaning)]) } };
+}
+
+/** The default fingerprint's input: the body's JSON value, so key order and spacing do not matter. */
+function bodyMeaning(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return body;
+  }
+}
+
+function threw(option: string, error: unknown): string {
+  const name = error instanceof Error ? error.name : typeof error;
+  return `\`${option}\` threw ${name}; make it return a value for every message the queue can carry.`;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number') return 'a non-finite number';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}

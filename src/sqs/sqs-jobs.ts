@@ -1,0 +1,362 @@
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { type CommonOptions, commonOptionsShape, parseOptions } from '../core/config.js';
+import { buildEngine } from '../core/door.js';
+import type { IdempotencyEngine, Lease } from '../core/engine.js';
+import { IdempotencyConfigError, IdempotencyStoreError } from '../core/errors.js';
+import { assertValidName, digestOf, recordKey } from '../core/keys.js';
+import { Signal, type SignalFacts } from '../core/telemetry.js';
+import { RecordStatus } from '../core/types.js';
+import { identifyJob, type JobIdentity } from './identify.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { createLimiter } from './limiter.js';
+import { REPLAY_ATTRIBUTE } from './replay-marker.js';
+
+/**
+ * Options of {@link sqsJobs}.
+ *
+ * @example
+ * {
+ *   store, scope: 'send-invoice-email',
+ *   org: (record) => record.messageAttributes.orgId?.stringValue,
+ *   jobKey: (record) => JSON.parse(record.body).invoiceId,
+ *   processRecord: async (record) => mailer.send(JSON.parse(record.body)),
+ * }
+ */
+export interface SqsJobsOptions<Result = unknown> extends CommonOptions {
+  /** The operation's name; two operations never share records. */
+  readonly scope: string;
+  /**
+   * The tenant, from data the service owner trusts: a constant, or a function of the record (a message
+   * attribute the producer sets). A record without a usable org fails alone.
+   */
+  readonly org: string | ((record: SQSRecord) => string | undefined);
+  /**
+   * The job's business or producer id, from the body or a message attribute; a string or a finite number.
+   * Never the SQS `messageId`: a redrive or a DLQ replay gives the same job a new one. A record without a
+   * usable key fails alone.
+   */
+  readonly jobKey: (record: SQSRecord) => string | number | undefined;
+  /** Runs the job; called once per job, not once per message. A throw fails the record. */
+  readonly processRecord: (record: SQSRecord, context: Context) => Promise<Result> | Result;
+  /**
+   * What the job means, compared on every duplicate: the same job key with a different fingerprint is
+   * reported failed (a producer bug) and counted as `mismatch`, never acknowledged.
+   * @default the body's JSON value (key order and spacing ignored), or the raw body when it is not JSON
+   */
+  readonly fingerprint?: (record: SQSRecord) => unknown;
+  /**
+   * How many jobs of one batch run at once. FIFO message groups run side by side, each in order.
+   * @default 10
+   */
+  readonly concurrency?: number;
+  /**
+   * How often a running job renews its lease, in ms. Must be shorter than the lock TTL.
+   * @default a third of the lock TTL
+   */
+  readonly renewEvery?: number;
+  /**
+   * Whether a thrown error is permanent: the record becomes `FAILED`, so duplicates and redeliveries do not
+   * run the job again and are reported failed until the message reaches the DLQ. Other errors release the
+   * job so a redelivery runs it again.
+   * @default () => false
+   */
+  readonly isPermanentError?: (error: unknown) => boolean;
+  /**
+   * Runs once per job, after its result is stored (an audit record); never on a duplicate or a replay. A
+   * throw is logged and does not fail the record, because the job is already done.
+   * @default none
+   */
+  readonly onFirstCompletion?: (record: SQSRecord, result: Result, context: Context) => Promise<void> | void;
+}
+
+/** A Lambda handler for SQS events with partial batch responses (`ReportBatchItemFailures`). */
+export type SqsJobsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+/** How many jobs of a batch run at once unless `concurrency` says otherwise. */
+export const DEFAULT_CONCURRENCY = 10;
+const MAX_CONCURRENCY = 1000;
+
+const fn = z.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', {
+  message: 'a function',
+});
+
+const schema = z.strictObject({
+  ...commonOptionsShape,
+  scope: z.string(),
+  org: z.union([z.string(), fn]),
+  jobKey: fn,
+  processRecord: fn,
+  fingerprint: fn.optional(),
+  concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional(),
+  renewEvery: z.number().int().positive().optional(),
+  isPermanentError: fn.optional(),
+  onFirstCompletion: fn.optional(),
+});
+
+/** What became of one record: acknowledged, or reported in `batchItemFailures`. */
+type Outcome = 'ack' | 'fail';
+
+/**
+ * Makes each SQS **job** run once: a Lambda handler (plain, or inside `middy()`) that collapses duplicates
+ * of a batch before any I/O, claims each job in the shared idempotency table, runs `processRecord` for
+ * first executions only, and answers with a partial batch response (PROTOCOL.md section 6).
+ *
+ * Enable `ReportBatchItemFailures` on the event source mapping: only the records to retry are reported.
+ * Throws {@link IdempotencyConfigError} at cold start for a bad option.
+ *
+ * @example
+ * export const handler = sqsJobs({
+ *   store: new DynamoDBStore({ tableName: process.env.IDEMPOTENCY_TABLE! }),
+ *   scope: 'send-invoice-email',
+ *   org: (record) => record.messageAttributes.orgId?.stringValue,
+ *   jobKey: (record) => JSON.parse(record.body).invoiceId,
+ *   processRecord: async (record) => sendInvoiceEmail(JSON.parse(record.body)),
+ * });
+ */
+export function sqsJobs<Result = unknown>(options: SqsJobsOptions<Result>): SqsJobsHandler {
+  parseOptions(schema, options, 'sqsJobs');
+  try {
+    assertValidName('scope', options.scope);
+  } catch (error) {
+    throw new IdempotencyConfigError([(error as Error).message]);
+  }
+  const engine = buildEngine(options);
+  const lockTtlMs = engine.settings.lockTtlSeconds * 1000;
+  const renewEveryMs = options.renewEvery ?? Math.floor(lockTtlMs / 3);
+  if (renewEveryMs >= lockTtlMs) {
+    throw new IdempotencyConfigError([
+      `Expected \`renewEvery\` of \`sqsJobs\` to be shorter than the lock TTL (${lockTtlMs} ms), got ${renewEveryMs}; renew at most every third of the lock TTL, or leave it unset.`,
+    ]);
+  }
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const isPermanentError = options.isPermanentError ?? (() => false);
+  const { scope, processRecord, onFirstCompletion } = options;
+  const baseFacts = (messageId: string): SignalFacts => ({
+    mode: engine.mode,
+    scope,
+    correlationId: messageId,
+  });
+  let warnedMessageIdKey = false;
+
+  return async function sqsJobsHandler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+    if (!Array.isArray(event?.Records)) {
+      throw new TypeError(
+        `Expected an SQS event with a \`Records\` array, got ${event === null ? 'null' : typeof event}; attach the handler to an SQS event source.`,
+      );
+    }
+    const records = event.Records;
+    const limit = createLimiter(concurrency);
+    const remainingTimeMs = () => context?.getRemainingTimeInMillis?.();
+    const outcomes = new Map<SQSRecord, Outcome>();
+    // One run per (org, job key) in this batch: the first record to start leads, the others share its outcome.
+    const leaders = new Map<string, { readonly fingerprint: string; readonly outcome: Promise<Outcome> }>();
+    // Identify every record before any I/O, so that duplicates are collapsed before the first claim.
+    const jobs = new Map(records.map((record) => [record, identify(record)]));
+
+    const settle = async (record: SQSRecord): Promise<Outcome> => {
+      const outcome = await dispatch(record);
+      outcomes.set(record, outcome);
+      return outcome;
+    };
+
+    const dispatch = async (record: SQSRecord): Promise<Outcome> => {
+      if (engine.mode === 'off') return limit(() => runUnguarded(record, context));
+      const job = jobs.get(record);
+      if (job === undefined) return 'fail';
+      if (engine.mode === 'observe') return limit(() => runJob(record, job, context, remainingTimeMs));
+      const collapseKey = `${job.org}#${job.key}`;
+      const leader = leaders.get(collapseKey);
+      if (leader === undefined) {
+        const outcome = limit(() => runJob(record, job, context, remainingTimeMs));
+        leaders.set(collapseKey, { fingerprint: job.fingerprint, outcome });
+        return outcome;
+      }
+      if (leader.fingerprint !== job.fingerprint) {
+        engine.telemetry.emit(Signal.Mismatch, {
+          ...baseFacts(record.messageId),
+          org: job.org,
+          keyDigest: digestOf(recordKey(job.org, scope, job.key)),
+          detail: { inBatch: true },
+        });
+        return 'fail';
+      }
+      return leader.outcome;
+    };
+
+    if (isFifo(records)) {
+      // FIFO: each message group in order; after a failure the rest of the group is reported, unprocessed.
+      await Promise.all(
+        [...groupBy(records, (record) => record.attributes?.MessageGroupId ?? '').values()].map(
+          async (group) => {
+            let broken = false;
+            for (const record of group) {
+              if (broken) outcomes.set(record, 'fail');
+              else broken = (await settle(record)) === 'fail';
+            }
+          },
+        ),
+      );
+    } else {
+      await Promise.all(records.map(settle));
+    }
+
+    const failed = new Set(
+      records.filter((record) => outcomes.get(record) !== 'ack').map((record) => record.messageId),
+    );
+    return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+
+  function identify(record: SQSRecord): JobIdentity | undefined {
+    if (engine.mode === 'off') return undefined;
+    const identified = identifyJob(record, options);
+    if (!identified.ok) {
+      engine.telemetry.emit(Signal.MissingKey, {
+        ...baseFacts(record.messageId),
+        detail: { reason: identified.reason },
+      });
+      return undefined;
+    }
+    if (!warnedMessageIdKey && identified.job.key === record.messageId) {
+      warnedMessageIdKey = true;
+      engine.telemetry.warn(
+        `\`jobKey\` of \`sqsJobs\` (scope ${scope}) returned the SQS messageId; a redrive or replay gives the same job a new messageId, so return a business or producer id instead.`,
+      );
+    }
+    return identified.job;
+  }
+
+  /** Claims the job and acts on the engine's decision (PROTOCOL.md sections 3 and 6). */
+  async function runJob(
+    record: SQSRecord,
+    job: JobIdentity,
+    context: Context,
+    remainingTimeMs: () => number | undefined,
+  ): Promise<Outcome> {
+    let decision: Awaited<ReturnType<IdempotencyEngine['begin']>>;
+    try {
+      decision = await engine.begin({
+        ...job,
+        scope,
+        remainingTimeMs: remainingTimeMs(),
+        owner: record.messageId,
+        reclaimFailed: isReplay(record),
+        // Jobs never wait: a redelivery is cheaper than holding a batch.
+        waitBudgetMs: 0,
+        correlationId: record.messageId,
+      });
+    } catch (error) {
+      // The engine has logged and counted the store error. Fail open unless told to fail closed.
+      if (error instanceof IdempotencyStoreError && !engine.settings.strictFailClosed) {
+        return runUnguarded(record, context);
+      }
+      return 'fail';
+    }
+    if (decision.kind === 'execute') return runUnderLease(record, context, decision.lease, remainingTimeMs);
+    if (engine.mode === 'observe') return runUnguarded(record, context);
+    switch (decision.kind) {
+      case 'replay':
+        return 'ack';
+      case 'mismatch':
+      case 'failed':
+        return 'fail';
+      case 'in_progress':
+        // Another message's live lease: its own message still guards the job, so this copy may go. Another
+        // delivery of this same message: deleting it could lose the job if that delivery dies.
+        return decision.record.owner === record.messageId ? 'fail' : 'ack';
+    }
+  }
+
+  async function runUnderLease(
+    record: SQSRecord,
+    context: Context,
+    lease: Lease,
+    remainingTimeMs: () => number | undefined,
+  ): Promise<Outcome> {
+    const correlationId = record.messageId;
+    const keeper = LeaseKeeper.start(engine, lease, renewEveryMs, remainingTimeMs);
+    let result: Result | undefined;
+    let failure: { readonly error: unknown } | undefined;
+    try {
+      result = await processRecord(record, context);
+    } catch (error) {
+      failure = { error };
+    }
+    const kept = await keeper.stop();
+    // Someone else owns the job now (counted as `lease_lost` by the engine): write nothing. A job that
+    // succeeded is acknowledged, since reporting it would only invite another run.
+    if (kept.lost) return failure === undefined ? 'ack' : 'fail';
+    if (failure !== undefined) {
+      if (permanent(failure.error)) {
+        engine.telemetry.emit(Signal.PermanentFailure, {
+          ...baseFacts(correlationId),
+          org: kept.lease.org,
+          keyDigest: digestOf(kept.lease.pk),
+          detail: { error: errorName(failure.error) },
+        });
+        await engine
+          .complete(
+            kept.lease,
+            { error: errorName(failure.error) },
+            { status: RecordStatus.Failed, correlationId },
+          )
+          .catch(() => false);
+      } else {
+        await engine.release(kept.lease, { correlationId }).catch(() => false);
+      }
+      return 'fail';
+    }
+    // The side effect happened: a store failure here is logged and counted by the engine, never reported.
+    const completed = await engine.complete(kept.lease, result, { correlationId }).catch(() => false);
+    if (completed && onFirstCompletion !== undefined) {
+      try {
+        await onFirstCompletion(record, result as Result, context);
+      } catch (error) {
+        engine.telemetry.warn(
+          `\`onFirstCompletion\` of \`sqsJobs\` (scope ${scope}) threw ${errorName(error)} for message ${correlationId}; the job is done and will not run it again.`,
+        );
+      }
+    }
+    return 'ack';
+  }
+
+  function permanent(error: unknown): boolean {
+    try {
+      return isPermanentError(error) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  async function runUnguarded(record: SQSRecord, context: Context): Promise<Outcome> {
+    try {
+      await processRecord(record, context);
+      return 'ack';
+    } catch {
+      return 'fail';
+    }
+  }
+}
+
+function isFifo(records: readonly SQSRecord[]): boolean {
+  return records.some((record) => record.eventSourceARN?.endsWith('.fifo') === true);
+}
+
+function isReplay(record: SQSRecord): boolean {
+  return record.messageAttributes?.[REPLAY_ATTRIBUTE] !== undefined;
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [item]);
+    else group.push(item);
+  }
+  return groups;
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}
