@@ -14,7 +14,8 @@ export function canonicalJson(value: unknown): string {
       if (member === null || typeof member !== 'object' || Array.isArray(member)) return member;
       if (ArrayBuffer.isView(member))
         return Buffer.from(member.buffer, member.byteOffset, member.byteLength).toString('base64');
-      const sorted: Record<string, unknown> = {};
+      // A null prototype, so a `__proto__` member (JSON.parse makes it an own property) is kept, not dropped.
+      const sorted: Record<string, unknown> = Object.create(null);
       for (const name of Object.keys(member).sort()) sorted[name] = (member as Record<string, unknown>)[name];
       return sorted;
     }) ?? 'undefined'

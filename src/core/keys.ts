@@ -9,6 +9,9 @@ export const MAX_NAME_LENGTH = 128;
 // Printable ASCII and any non-control Unicode; no C0/C1 controls, no DEL.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to reject them.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// A UTF-16 surrogate half without its partner. UTF-8 encodes every one of them as U+FFFD, so two keys
+// that differ only there would share a digest (and a record); DynamoDB cannot store them faithfully either.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * The digest of a key as it appears in `pk` and in logs: SHA-256, base64url (43 characters). The raw key
@@ -22,7 +25,8 @@ export function keyDigest(key: string): string {
 }
 
 /**
- * Throws {@link IdempotencyValidationError} unless `key` is 1 to 255 characters with no control character.
+ * Throws {@link IdempotencyValidationError} unless `key` is 1 to 255 characters of well-formed Unicode with
+ * no control character.
  *
  * @example
  * assertValidKey(header); // throws on '' or '\n'
@@ -44,6 +48,12 @@ export function assertValidKey(key: unknown): asserts key is string {
     throw new IdempotencyValidationError(
       'key',
       'Expected the idempotency key to have no control characters.',
+    );
+  }
+  if (LONE_SURROGATE.test(key)) {
+    throw new IdempotencyValidationError(
+      'key',
+      'Expected the idempotency key to be well-formed Unicode, got a lone surrogate; send valid UTF-8.',
     );
   }
 }
@@ -68,10 +78,16 @@ export function assertValidName(field: 'org' | 'scope', value: unknown): asserts
       `Expected \`${field}\` to be 1 to ${MAX_NAME_LENGTH} characters, got ${value.length}.`,
     );
   }
-  if (CONTROL.test(value) || value.includes('#') || value.includes('*') || value.trim() !== value) {
+  if (
+    CONTROL.test(value) ||
+    LONE_SURROGATE.test(value) ||
+    value.includes('#') ||
+    value.includes('*') ||
+    value.trim() !== value
+  ) {
     throw new IdempotencyValidationError(
       field,
-      `Expected \`${field}\` to be printable with no \`#\`, \`*\` or surrounding spaces.`,
+      `Expected \`${field}\` to be printable, well-formed Unicode with no \`#\`, \`*\` or surrounding spaces.`,
     );
   }
 }

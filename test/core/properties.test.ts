@@ -1,0 +1,213 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IdempotencyValidationError } from '../../src/core/errors.js';
+import { canonicalJson, fingerprintOf } from '../../src/core/fingerprint.js';
+import {
+  assertValidKey,
+  keyDigest,
+  MAX_KEY_LENGTH,
+  MAX_NAME_LENGTH,
+  recordKey,
+} from '../../src/core/keys.js';
+
+/** Strings of any UTF-16 code units, lone surrogates and control characters included. */
+const anyString = fc.string({ unit: 'binary', maxLength: 300 });
+/** Strings built to hit the rules: separators, wildcards, controls, surrogate halves, edges of the limits. */
+const nastyString = fc.oneof(
+  anyString,
+  fc.constantFrom(
+    '',
+    ' ',
+    '#',
+    '*',
+    'a#b',
+    'a*',
+    '\n',
+    '\u0000',
+    '\u007f',
+    '\u0085',
+    '\ud800',
+    '\udfff',
+    '\ufffd',
+  ),
+  fc.string({ unit: fc.constantFrom('a', '#', '*', ' ', '\t', '\ud83d', '\ude80', 'é'), maxLength: 20 }),
+  fc.integer({ min: MAX_NAME_LENGTH - 1, max: MAX_KEY_LENGTH + 2 }).map((length) => 'k'.repeat(length)),
+  fc.constant('x'.repeat(100_000)),
+);
+
+/** Whether `recordKey` accepts this triple. */
+function accepted(org: string, scope: string, key: string): boolean {
+  try {
+    recordKey(org, scope, key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('keyDigest', () => {
+  it('is stable: the same key always has the same 43-character base64url digest', () => {
+    fc.assert(
+      fc.property(anyString, (key) => {
+        const digest = keyDigest(key);
+        expect(keyDigest(String(key))).toBe(digest);
+        expect(digest).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      }),
+    );
+  });
+
+  it('is SHA-256 of the UTF-8 key, pinned so stored records stay readable across versions', () => {
+    expect(keyDigest('order-42')).toBe('O_ixV8Qjju_lrkpm7Kgca4h9Tc7bWN1nQnGFn03C7f0');
+  });
+});
+
+describe('recordKey', () => {
+  it('never maps two distinct accepted (org, scope, key) triples to one pk', () => {
+    // Small alphabets make equal and nearly equal components common, where a collision would hide; the
+    // surrogate halves and U+FFFD are there because UTF-8 would merge them.
+    const near = (units: string[]) =>
+      fc.string({ unit: fc.constantFrom(...units), minLength: 1, maxLength: 3 });
+    const name = fc.oneof(
+      { weight: 6, arbitrary: near(['a', 'b', '\ufffd']) },
+      { weight: 1, arbitrary: nastyString },
+    );
+    const key = fc.oneof(
+      { weight: 6, arbitrary: near(['a', 'b', '#', '\ud800', '\udc00', '\ufffd']) },
+      { weight: 1, arbitrary: nastyString },
+    );
+    const triple = fc.tuple(name, name, key);
+    // The second triple differs from the first in at most one component, so near misses are the common case.
+    const pair = fc.tuple(triple, fc.nat(2), name, key).map(([first, index, otherName, otherKey]) => {
+      const second = [...first] as [string, string, string];
+      second[index] = index === 2 ? otherKey : otherName;
+      return [first, second] as const;
+    });
+    let compared = 0;
+    fc.assert(
+      fc.property(pair, ([[org1, scope1, key1], [org2, scope2, key2]]) => {
+        if (!accepted(org1, scope1, key1) || !accepted(org2, scope2, key2)) return;
+        compared += 1;
+        const same = org1 === org2 && scope1 === scope2 && key1 === key2;
+        expect(recordKey(org1, scope1, key1) === recordKey(org2, scope2, key2)).toBe(same);
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(compared).toBeGreaterThan(200);
+  });
+
+  it('keeps keys that UTF-8 would merge apart: a lone surrogate is rejected, not encoded as U+FFFD', () => {
+    // Node encodes any lone surrogate as U+FFFD, so '\ud800', '\udc00' and '\ufffd' would share a digest.
+    const pks = ['\ud800', '\udc00', '\ufffd'].filter((key) => accepted('acme', 'charge', key));
+    expect(pks).toEqual(['\ufffd']);
+    expect(() => recordKey('acme', 'charge', 'a\ud800b')).toThrow(IdempotencyValidationError);
+    expect(() => recordKey('ac\udc00me', 'charge', 'k')).toThrow(IdempotencyValidationError);
+    expect(recordKey('acme', 'charge', 'rocket 🚀')).toMatch(/^acme#charge#/);
+  });
+
+  it('leads with the org and has exactly two separators, so LeadingKeys `<org>#*` fences a tenant', () => {
+    fc.assert(
+      fc.property(nastyString, nastyString, nastyString, (org, scope, key) => {
+        fc.pre(accepted(org, scope, key));
+        const pk = recordKey(org, scope, key);
+        expect(pk.startsWith(`${org}#${scope}#`)).toBe(true);
+        expect(pk.split('#')).toHaveLength(3);
+        expect(pk).not.toContain(key.length > 0 && key !== org && key !== scope ? `#${key}` : '\u0000');
+      }),
+    );
+  });
+
+  it('only ever throws IdempotencyValidationError, whatever it is given', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(nastyString, fc.anything()),
+        fc.oneof(nastyString, fc.anything()),
+        fc.oneof(nastyString, fc.anything()),
+        (org, scope, key) => {
+          try {
+            recordKey(org as string, scope as string, key as string);
+          } catch (error) {
+            expect(error).toBeInstanceOf(IdempotencyValidationError);
+            if (typeof key === 'string' && key.length >= 8)
+              expect((error as Error).message).not.toContain(key);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it.each([
+    ['org', 'a#b', 'charge', 'k'],
+    ['org', '*', 'charge', 'k'],
+    ['org', ' acme', 'charge', 'k'],
+    ['org', 'a'.repeat(MAX_NAME_LENGTH + 1), 'charge', 'k'],
+    ['scope', 'acme', 'create\norder', 'k'],
+    ['scope', 'acme', '', 'k'],
+    ['key', 'acme', 'charge', ''],
+    ['key', 'acme', 'charge', 'k'.repeat(MAX_KEY_LENGTH + 1)],
+    ['key', 'acme', 'charge', 'line\r\nbreak'],
+  ])('rejects a bad %s, saying which input', (field, org, scope, key) => {
+    expect(() => recordKey(org, scope, key)).toThrow(
+      expect.objectContaining({ name: 'IdempotencyValidationError', field }),
+    );
+  });
+
+  it('accepts keys at the limits', () => {
+    expect(() => assertValidKey('k'.repeat(MAX_KEY_LENGTH))).not.toThrow();
+    expect(() => recordKey('a'.repeat(MAX_NAME_LENGTH), 's'.repeat(MAX_NAME_LENGTH), 'k')).not.toThrow();
+  });
+});
+
+/** The same JSON value with the keys of every object in another order. */
+function shuffled(value: unknown, seed: number): unknown {
+  if (Array.isArray(value)) return value.map((item, index) => shuffled(item, seed + index));
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value);
+  const rotated = entries.map((_, index) => entries[(index + seed) % entries.length] as [string, unknown]);
+  return Object.fromEntries(rotated.reverse().map(([name, member]) => [name, shuffled(member, seed + 1)]));
+}
+
+describe('canonicalJson', () => {
+  it('is insensitive to the order of object keys at every depth', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.nat(), (value, seed) => {
+        expect(canonicalJson(shuffled(value, seed))).toBe(canonicalJson(value));
+      }),
+    );
+  });
+
+  it('keeps the meaning: it parses back to the same value as plain JSON does', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+    );
+  });
+
+  it('keeps a `__proto__` member, which JSON.parse makes an own property of a request body', () => {
+    const withProto = JSON.parse('{"__proto__":{"admin":true},"amount":1}');
+    expect(canonicalJson(withProto)).toBe('{"__proto__":{"admin":true},"amount":1}');
+    expect(canonicalJson(withProto)).not.toBe(canonicalJson({ amount: 1 }));
+  });
+
+  it('tells different values apart', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+        fc.pre(JSON.stringify(JSON.parse(canonicalJson(a))) !== JSON.stringify(JSON.parse(canonicalJson(b))));
+        expect(canonicalJson(a)).not.toBe(canonicalJson(b));
+      }),
+    );
+  });
+});
+
+describe('fingerprintOf', () => {
+  it('length-prefixes its parts, so moving a boundary changes the fingerprint', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.string(), (a, b, c) => {
+        fc.pre(a !== `${a}${b}`.slice(0, a.length + 1) || b.length > 0);
+        fc.pre(b.length > 0);
+        expect(fingerprintOf([a, `${b}${c}`])).not.toBe(fingerprintOf([`${a}${b}`, c]));
+      }),
+    );
+  });
+});
