@@ -162,17 +162,34 @@ export const commonOptionsShape = {
 export function parseOptions<T extends z.ZodType>(schema: T, options: unknown, where: string): z.infer<T> {
   const parsed = schema.safeParse(options);
   if (parsed.success) return parsed.data;
-  throw new IdempotencyConfigError(parsed.error.issues.map((issue) => describeIssue(issue, options, where)));
+  throw new IdempotencyConfigError(
+    parsed.error.issues.map((issue) => describeIssue(issue, options, where, schema)),
+  );
 }
 
-function describeIssue(issue: z.core.$ZodIssue, options: unknown, where: string): string {
+/** The option names a schema accepts at `path` (through optionals and unions), for did-you-mean. */
+function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  if (schema instanceof z.ZodOptional) return knownKeys(schema.unwrap() as z.ZodType, path);
+  if (schema instanceof z.ZodUnion) {
+    return (schema.options as z.ZodType[]).flatMap((option) => knownKeys(option, path));
+  }
+  if (!(schema instanceof z.ZodObject)) return [];
+  const [head, ...rest] = path;
+  if (head === undefined) return Object.keys(schema.shape);
+  const member = (schema.shape as Record<PropertyKey, z.ZodType | undefined>)[head];
+  return member === undefined ? [] : knownKeys(member, rest);
+}
+
+function describeIssue(issue: z.core.$ZodIssue, options: unknown, where: string, schema: z.ZodType): string {
   const name = issue.path.join('.');
   if (issue.code === 'unrecognized_keys') {
-    const known = Object.keys(commonOptionsShape);
+    // Suggest from the door's own options (`scope`, `key`...) and nested ones (`cache.maxEntries`).
+    const known = knownKeys(schema, issue.path);
+    const prefix = name === '' ? '' : `${name}.`;
     return issue.keys
       .map(
         (key) =>
-          `Unknown option \`${key}\` passed to \`${where}\`; remove it or check its spelling${suggest(key, known)}.`,
+          `Unknown option \`${prefix}${key}\` passed to \`${where}\`; remove it or check its spelling${suggest(key, known, prefix)}.`,
       )
       .join(' ');
   }
@@ -191,7 +208,7 @@ function expectation(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `one of ${issue.values.map((value) => `'${String(value)}'`).join(', ')}`;
     case 'too_small':
-      return `${issue.origin === 'number' ? 'a number' : 'a value'} of at least ${issue.inclusive ? '' : 'more than '}${String(issue.minimum)}`;
+      return `${issue.origin === 'number' ? 'a number' : 'a value'} ${issue.inclusive ? 'of at least' : 'greater than'} ${String(issue.minimum)}`;
     case 'invalid_type':
       return issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`;
     case 'custom':
@@ -201,9 +218,9 @@ function expectation(issue: z.core.$ZodIssue): string {
   }
 }
 
-function suggest(key: string, known: readonly string[]): string {
+function suggest(key: string, known: readonly string[], prefix = ''): string {
   const close = known.find((name) => name.toLowerCase() === key.toLowerCase() || levenshtein(name, key) <= 2);
-  return close === undefined ? '' : ` (did you mean \`${close}\`?)`;
+  return close === undefined ? '' : ` (did you mean \`${prefix}${close}\`?)`;
 }
 
 function levenshtein(a: string, b: string): number {

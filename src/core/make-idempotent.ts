@@ -8,7 +8,8 @@ import {
   IdempotencyPreviouslyFailedError,
   IdempotencyStoreError,
 } from './errors.js';
-import { defaultArgumentsFingerprint, fingerprintOf, isLambdaContext } from './fingerprint.js';
+import { canonicalJson, defaultArgumentsFingerprint, fingerprintOf, isLambdaContext } from './fingerprint.js';
+import { assertValidName, MAX_NAME_LENGTH } from './keys.js';
 
 /**
  * Options of {@link makeIdempotent}.
@@ -35,10 +36,25 @@ const fn = z.custom<(...args: unknown[]) => unknown>((value) => typeof value ===
   message: 'a function',
 });
 
+const NAME_RULE = `1 to ${MAX_NAME_LENGTH} printable characters with no \`#\`, \`*\` or surrounding spaces`;
+
+/** Whether `value` can lead a record key (a scope, or a constant org); checked at creation, not per call. */
+function isValidName(field: 'org' | 'scope', value: unknown): boolean {
+  try {
+    assertValidName(field, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const schema = z.strictObject({
   ...commonOptionsShape,
-  scope: z.string(),
-  org: z.union([z.string(), fn]),
+  scope: z.custom<string>((value) => isValidName('scope', value), { message: NAME_RULE }),
+  org: z.custom<string | ((...args: unknown[]) => string)>(
+    (value) => typeof value === 'function' || isValidName('org', value),
+    { message: `a function of the arguments, or ${NAME_RULE}` },
+  ),
   key: fn,
   fingerprint: fn.optional(),
 });
@@ -71,7 +87,8 @@ export function makeIdempotent<Args extends unknown[], Result>(
     const fingerprint =
       options.fingerprint === undefined
         ? defaultArgumentsFingerprint(args)
-        : fingerprintOf([JSON.stringify(options.fingerprint(...args)) ?? '']);
+        : // Canonical, so a fingerprint object built with its keys in another order is the same request.
+          fingerprintOf([canonicalJson(options.fingerprint(...args))]);
     const context = args.find(isLambdaContext);
     let decision: Awaited<ReturnType<typeof engine.begin>>;
     try {
