@@ -2,6 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { IdempotencyValidationError } from '../core/errors.js';
 import { canonicalJson, fingerprintOf } from '../core/fingerprint.js';
 import { assertValidKey, assertValidName } from '../core/keys.js';
+import { Signal } from '../core/telemetry.js';
 
 /** What identifies one record's job: the tenant, the raw job key (never logged) and the fingerprint. */
 export interface JobIdentity {
@@ -10,10 +11,13 @@ export interface JobIdentity {
   readonly fingerprint: string;
 }
 
+/** Why a record has no usable job: counted as this signal, as the HTTP door counts a bad header or org. */
+export type Unusable = typeof Signal.MissingKey | typeof Signal.InvalidKey | typeof Signal.InvalidOrg;
+
 /** Either the record's job, or why it has none, in a sentence that never repeats the raw key. */
 export type Identified =
   | { readonly ok: true; readonly job: JobIdentity }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly signal: Unusable; readonly reason: string };
 
 /** The user's functions that turn a record into a job identity. */
 export interface IdentifyFunctions {
@@ -36,28 +40,30 @@ export function identifyJob(record: SQSRecord, functions: IdentifyFunctions): Id
   try {
     org = typeof functions.org === 'string' ? functions.org : functions.org(record);
   } catch (error) {
-    return { ok: false, reason: threw('org', error) };
+    return { ok: false, signal: Signal.InvalidOrg, reason: threw('org', error) };
   }
   try {
     key = functions.jobKey(record);
   } catch (error) {
-    return { ok: false, reason: threw('jobKey', error) };
+    return { ok: false, signal: Signal.MissingKey, reason: threw('jobKey', error) };
   }
   try {
     meaning = functions.fingerprint === undefined ? bodyMeaning(record.body) : functions.fingerprint(record);
   } catch (error) {
-    return { ok: false, reason: threw('fingerprint', error) };
+    return { ok: false, signal: Signal.MissingKey, reason: threw('fingerprint', error) };
   }
   if (typeof key === 'number' && Number.isFinite(key)) key = String(key);
   if (typeof key !== 'string') {
     return {
       ok: false,
+      signal: Signal.MissingKey,
       reason: `Expected \`jobKey\` to return the job's business id as a string or number, got ${typeName(key)}; read it from the body or a message attribute (never the messageId).`,
     };
   }
   if (typeof org !== 'string') {
     return {
       ok: false,
+      signal: Signal.InvalidOrg,
       reason: `Expected \`org\` to return the tenant as a string, got ${typeName(org)}; check that the producer sets it.`,
     };
   }
@@ -65,9 +71,10 @@ export function identifyJob(record: SQSRecord, functions: IdentifyFunctions): Id
     assertValidName('org', org);
     assertValidKey(key);
   } catch (error) {
+    if (!(error instanceof IdempotencyValidationError)) throw error;
     // These messages state lengths and rules, never the value itself.
-    if (error instanceof IdempotencyValidationError) return { ok: false, reason: error.message };
-    throw error;
+    const signal = error.field === 'org' ? Signal.InvalidOrg : Signal.InvalidKey;
+    return { ok: false, signal, reason: error.message };
   }
   return { ok: true, job: { org, key, fingerprint: fingerprintOf([canonicalJson(meaning)]) } };
 }

@@ -211,7 +211,7 @@ export function sqsJobs<Result = unknown>(options: SqsJobsOptions<Result>): SqsJ
     if (engine.mode === 'off') return undefined;
     const identified = identifyJob(record, options);
     if (!identified.ok) {
-      engine.telemetry.emit(Signal.MissingKey, {
+      engine.telemetry.emit(identified.signal, {
         ...baseFacts(record.messageId),
         detail: { reason: identified.reason },
       });

@@ -88,7 +88,15 @@ describe('partial batch responses', () => {
 
     expect(reported(response)).toEqual(unusable.map((record) => record.messageId));
     expect(runs).toEqual([invoiceIdOf(good)]);
-    const missing = signals.filter((entry) => entry.signal === Signal.MissingKey);
+    expect(signals.map((entry) => entry.signal)).toEqual([
+      Signal.MissingKey,
+      Signal.MissingKey,
+      Signal.InvalidKey,
+      Signal.InvalidOrg,
+      Signal.InvalidOrg,
+      Signal.FirstExecution,
+    ]);
+    const missing = signals.slice(0, unusable.length);
     expect(missing.map((entry) => entry.facts.correlationId)).toEqual(unusable.map((r) => r.messageId));
     expect(missing.map((entry) => entry.facts.detail?.reason)).toEqual([
       expect.stringContaining('`jobKey` threw SyntaxError'),
