@@ -483,6 +483,17 @@ describe('store failures and rollout modes', () => {
     expect(closed.runs).toEqual([]);
   });
 
+  it('in `observe` mode runs every record and counts the duplicates it would have skipped', async () => {
+    const { handler, runs, count } = build({ mode: 'observe' });
+
+    const response = await handler(loadEvent('sqs-standard-batch'), fakeContext());
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(runs).toHaveLength(10);
+    expect(count(Signal.FirstExecution)).toBe(3);
+    expect(count(Signal.WouldReplay) + count(Signal.WouldReject)).toBe(7);
+  });
+
   it('in `off` mode runs every record and never touches the table', async () => {
     const { handler, runs } = build({ mode: 'off' });
 
