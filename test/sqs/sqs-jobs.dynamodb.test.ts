@@ -246,7 +246,9 @@ describe('bounded concurrency', () => {
     expect(() => build({ lockTtlSeconds: 10, renewEvery: 10_000 })).toThrow(
       /Expected `renewEvery` of `sqsJobs` to be shorter than the lock TTL \(10000 ms\), got 10000/,
     );
-    expect(() => build({ concurency: 3 } as Partial<SqsJobsOptions>)).toThrow(/Unknown option `concurency`/);
+    expect(() => build({ concurency: 3 } as Partial<SqsJobsOptions>)).toThrow(
+      /Unknown option `concurency`.*did you mean `concurrency`/,
+    );
     expect(() => build({ scope: 'send#invoice' })).toThrow(/Expected `scope` to be printable/);
   });
 });
