@@ -1,0 +1,122 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  type QueueAttributeName,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { CliError, ExitCode, explainAwsError } from './errors.js';
+
+/** The flags every AWS command takes. */
+export interface CommonOptions {
+  readonly region?: string;
+  readonly endpoint?: string;
+  readonly profile?: string;
+  readonly json?: boolean;
+  readonly yes?: boolean;
+  readonly debug?: boolean;
+}
+
+/**
+ * Client configuration from the common flags. Region falls back to the SDK's own chain (AWS_REGION,
+ * the profile), then `us-east-1` so a local `--endpoint` works without one.
+ *
+ * @example
+ * new SQSClient(clientConfig({ endpoint: 'http://127.0.0.1:4566' }));
+ */
+export function clientConfig(options: CommonOptions): {
+  region: string;
+  endpoint?: string;
+  profile?: string;
+} {
+  if (options.endpoint !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(options.endpoint);
+    } catch {
+      throw new CliError(
+        `Expected \`--endpoint\` to be a URL such as http://127.0.0.1:4566, got ${JSON.stringify(options.endpoint)}.`,
+      );
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new CliError(
+        `Expected \`--endpoint\` to start with http:// or https://, got ${JSON.stringify(options.endpoint)}.`,
+      );
+    }
+  }
+  return {
+    region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+    ...(options.profile === undefined ? {} : { profile: options.profile }),
+  };
+}
+
+/** An SQS client for the common flags. */
+export function sqsClient(options: CommonOptions): SQSClient {
+  return new SQSClient(clientConfig(options));
+}
+
+/** A DynamoDB client for the common flags. */
+export function dynamoClient(options: CommonOptions): DynamoDBClient {
+  return new DynamoDBClient(clientConfig(options));
+}
+
+/** A queue found by URL or name. */
+export interface QueueRef {
+  readonly url: string;
+  readonly name: string;
+  readonly arn: string;
+  readonly fifo: boolean;
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+/**
+ * Finds a queue from a URL or a name (`GetQueueUrl`) and reads its attributes. A queue that does not
+ * exist is a one-line error naming the flag.
+ *
+ * @example
+ * const dlq = await resolveQueue(sqs, 'orders-dlq', '--from', options);
+ */
+export async function resolveQueue(
+  sqs: SQSClient,
+  nameOrUrl: string,
+  flag: string,
+  options: CommonOptions,
+  extra: QueueAttributeName[] = [],
+): Promise<QueueRef> {
+  const target = { endpoint: options.endpoint, region: clientConfig(options).region };
+  let url = nameOrUrl;
+  try {
+    if (!/^https?:\/\//.test(nameOrUrl)) {
+      if (!/^[A-Za-z0-9_-]{1,75}(\.fifo)?$/.test(nameOrUrl)) {
+        throw new CliError(
+          `Expected \`${flag}\` to be a queue URL or name (letters, digits, - and _, up to 80 characters), got ${JSON.stringify(nameOrUrl)}.`,
+        );
+      }
+      url = (await sqs.send(new GetQueueUrlCommand({ QueueName: nameOrUrl }))).QueueUrl ?? '';
+    }
+    const { Attributes = {} } = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ['QueueArn', 'FifoQueue', 'RedrivePolicy', 'MessageRetentionPeriod', ...extra],
+      }),
+    );
+    const arn = Attributes.QueueArn ?? '';
+    return {
+      url,
+      name: arn.split(':').pop() || url.split('/').pop() || nameOrUrl,
+      arn,
+      fifo: Attributes.FifoQueue === 'true',
+      attributes: Attributes,
+    };
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    if (name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue') {
+      throw new CliError(
+        `The queue ${JSON.stringify(nameOrUrl)} given as \`${flag}\` does not exist in ${target.region}${options.endpoint === undefined ? '' : ` at ${options.endpoint}`}; check the name, \`--region\` and \`--endpoint\`.`,
+        { exitCode: ExitCode.BadInput, cause: error },
+      );
+    }
+    throw explainAwsError(error, target);
+  }
+}

@@ -1,0 +1,332 @@
+import {
+  type AttributeValue,
+  DescribeContinuousBackupsCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  type DynamoDBClient,
+  ScanCommand,
+  type TableDescription,
+} from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  type CommonOptions,
+  clientConfig,
+  dynamoClient,
+  type QueueRef,
+  resolveQueue,
+  sqsClient,
+} from '../aws.js';
+import { CliError, ExitCode, explainAwsError } from '../errors.js';
+import { formatDuration, type Io, integerFlag } from '../io.js';
+import { parseRedrive } from './dlq.js';
+
+/** The outcome of one check: `skip` when the server cannot answer it (DynamoDB Local has no PITR). */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
+
+/** One line of the doctor's report. */
+export interface Check {
+  readonly name: string;
+  readonly status: CheckStatus;
+  readonly detail: string;
+  /** What to do, when the status is not `pass`. */
+  readonly fix?: string;
+}
+
+/** Flags of `idemkit doctor`. */
+export interface DoctorFlags extends CommonOptions {
+  readonly table: string;
+  readonly queue?: string;
+  readonly dlq?: string;
+  readonly stuckAfter: string;
+  readonly maxDlqDepth: string;
+}
+
+/** TTL deletes expired items within about 48 hours; older expired records mean TTL is not working. */
+const TTL_LAG_S = 48 * 3600;
+
+/**
+ * `idemkit doctor`: the periodic consistency check. Exits 1 when a check fails; `warn` and `skip`
+ * do not fail the run.
+ */
+export async function doctorCommand(flags: DoctorFlags, io: Io): Promise<number> {
+  const stuckAfterMin = integerFlag('--stuck-after', flags.stuckAfter, 0) ?? 15;
+  const maxDepth = integerFlag('--max-dlq-depth', flags.maxDlqDepth, 0) ?? 0;
+  if (flags.queue !== undefined && flags.dlq === undefined) {
+    throw new CliError(
+      'Expected `--dlq` with `--queue`: the doctor checks that the queue redrives into it; pass `--dlq <queue>`.',
+    );
+  }
+  const checks: Check[] = [];
+  const ddb = dynamoClient(flags);
+  const target = { endpoint: flags.endpoint, region: clientConfig(flags).region };
+  try {
+    const tableOk = await checkTable(ddb, flags.table, checks);
+    if (tableOk) {
+      await checkTtl(ddb, flags.table, checks);
+      await checkPitr(ddb, flags.table, checks);
+      await checkRecords(ddb, flags.table, stuckAfterMin, checks);
+    }
+  } catch (error) {
+    throw explainAwsError(error, target);
+  } finally {
+    ddb.destroy();
+  }
+  if (flags.dlq !== undefined) {
+    const sqs = sqsClient(flags);
+    try {
+      await checkQueues(sqs, flags, maxDepth, checks);
+    } catch (error) {
+      if (error instanceof CliError && error.exitCode === ExitCode.BadInput) {
+        checks.push({
+          name: 'dlq',
+          status: 'fail',
+          detail: error.message,
+          fix: 'pass an existing queue to `--dlq`/`--queue`',
+        });
+      } else throw explainAwsError(error, target);
+    } finally {
+      sqs.destroy();
+    }
+  }
+  const failed = checks.filter((check) => check.status === 'fail').length;
+  if (flags.json === true) {
+    io.out(JSON.stringify({ table: flags.table, ok: failed === 0, checks }));
+  } else {
+    for (const check of checks) {
+      io.out(`${check.status.toUpperCase().padEnd(4)}  ${check.name}: ${check.detail}`);
+      if (check.fix !== undefined && check.status !== 'pass') io.out(`      fix: ${check.fix}`);
+    }
+    io.out(
+      failed === 0
+        ? `All ${checks.length} checks passed or only warned.`
+        : `${failed} of ${checks.length} checks failed.`,
+    );
+  }
+  return failed === 0 ? ExitCode.Ok : ExitCode.Incomplete;
+}
+
+async function checkTable(ddb: DynamoDBClient, table: string, checks: Check[]): Promise<boolean> {
+  let schema: TableDescription | undefined;
+  try {
+    schema = (await ddb.send(new DescribeTableCommand({ TableName: table }))).Table;
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ResourceNotFoundException') throw error;
+    checks.push({
+      name: 'table',
+      status: 'fail',
+      detail: `${table} does not exist.`,
+      fix: 'deploy the idemkit table (the `idemkit/cdk` construct), or pass the right `--table`, `--region` and `--endpoint`',
+    });
+    return false;
+  }
+  const keys = schema?.KeySchema ?? [];
+  const pkType = schema?.AttributeDefinitions?.find((d) => d.AttributeName === 'pk')?.AttributeType;
+  const ok =
+    keys.length === 1 && keys[0]?.AttributeName === 'pk' && keys[0]?.KeyType === 'HASH' && pkType === 'S';
+  checks.push({
+    name: 'key schema',
+    status: ok ? 'pass' : 'fail',
+    detail: ok
+      ? 'partition key `pk` (String), no sort key.'
+      : `expected partition key \`pk\` (String) and no sort key, got ${keys.map((k) => `${k.AttributeName} (${k.KeyType})`).join(', ')}.`,
+    ...(ok
+      ? {}
+      : { fix: 'create a new table with `pk` (String) as its only key and point the service at it' }),
+  });
+  return true;
+}
+
+async function checkTtl(ddb: DynamoDBClient, table: string, checks: Check[]): Promise<void> {
+  const { TimeToLiveDescription } = await ddb.send(new DescribeTimeToLiveCommand({ TableName: table }));
+  const status = TimeToLiveDescription?.TimeToLiveStatus ?? 'DISABLED';
+  const attribute = TimeToLiveDescription?.AttributeName;
+  const ok = (status === 'ENABLED' || status === 'ENABLING') && attribute === 'expiresAt';
+  checks.push({
+    name: 'ttl',
+    status: ok ? 'pass' : 'fail',
+    detail: ok
+      ? `TTL ${status.toLowerCase()} on \`expiresAt\`.`
+      : `expected TTL enabled on \`expiresAt\`, got ${status}${attribute === undefined ? '' : ` on \`${attribute}\``}.`,
+    ...(ok
+      ? {}
+      : {
+          fix: `aws dynamodb update-time-to-live --table-name ${table} --time-to-live-specification Enabled=true,AttributeName=expiresAt`,
+        }),
+  });
+}
+
+async function checkPitr(ddb: DynamoDBClient, table: string, checks: Check[]): Promise<void> {
+  try {
+    const { ContinuousBackupsDescription } = await ddb.send(
+      new DescribeContinuousBackupsCommand({ TableName: table }),
+    );
+    const status =
+      ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus ?? 'DISABLED';
+    const ok = status === 'ENABLED';
+    checks.push({
+      name: 'point-in-time recovery',
+      status: ok ? 'pass' : 'fail',
+      detail: ok
+        ? 'enabled.'
+        : `expected ENABLED, got ${status}: a bad deploy or script could lose every lease and result.`,
+      ...(ok
+        ? {}
+        : {
+            fix: `aws dynamodb update-continuous-backups --table-name ${table} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true`,
+          }),
+    });
+  } catch (error) {
+    const name = (error as { name?: string }).name ?? '';
+    if (!/UnknownOperation|NotImplemented|UnsupportedOperation/.test(name)) throw error;
+    checks.push({
+      name: 'point-in-time recovery',
+      status: 'skip',
+      detail: `the server does not implement DescribeContinuousBackups (${name}; DynamoDB Local does not).`,
+      fix: 'run the doctor against the real table to check it',
+    });
+  }
+}
+
+async function checkRecords(
+  ddb: DynamoDBClient,
+  table: string,
+  stuckAfterMin: number,
+  checks: Check[],
+): Promise<void> {
+  const now = Date.now();
+  const nowS = Math.floor(now / 1000);
+  let scanned = 0;
+  let stuck = 0;
+  let oldestStuck = now;
+  const stuckOrgs = new Set<string>();
+  let expiredLagging = 0;
+  let expiredRecent = 0;
+  let millisecondExpiry = 0;
+  let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await ddb.send(
+      new ScanCommand({
+        TableName: table,
+        ProjectionExpression: 'pk, #status, leaseUntil, expiresAt',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExclusiveStartKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      scanned += 1;
+      const expiresAt = Number(item.expiresAt?.N ?? 'NaN');
+      const leaseUntil = Number(item.leaseUntil?.N ?? '0');
+      if (expiresAt > 1e11) millisecondExpiry += 1;
+      else if (expiresAt < nowS - TTL_LAG_S) expiredLagging += 1;
+      else if (expiresAt < nowS) expiredRecent += 1;
+      else if (item.status?.S === 'IN_PROGRESS' && leaseUntil < now - stuckAfterMin * 60_000) {
+        stuck += 1;
+        oldestStuck = Math.min(oldestStuck, leaseUntil);
+        stuckOrgs.add((item.pk?.S ?? '').split('#')[0] ?? '');
+      }
+    }
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey !== undefined);
+  const orgs = [...stuckOrgs].slice(0, 3);
+  checks.push({
+    name: 'stuck leases',
+    status: stuck === 0 ? 'pass' : 'fail',
+    detail:
+      stuck === 0
+        ? `no IN_PROGRESS record past its lease by more than ${stuckAfterMin} min (${scanned} records scanned).`
+        : `${stuck} IN_PROGRESS record(s) past their lease by more than ${stuckAfterMin} min, the oldest by ${formatDuration(now - oldestStuck)}, in org(s) ${orgs.join(', ')}${stuckOrgs.size > 3 ? ', ...' : ''}.`,
+    ...(stuck === 0
+      ? {}
+      : {
+          fix: `list them with \`idemkit records list --table ${table} --org ${orgs[0]} --status stuck\` and, once you know the side effect did not happen, \`idemkit records release --pk <pk>\`; a retry reclaims them too`,
+        }),
+  });
+  const expiryBroken = expiredLagging + millisecondExpiry;
+  checks.push({
+    name: 'expired records',
+    status: expiryBroken === 0 ? 'pass' : 'fail',
+    detail:
+      expiryBroken === 0
+        ? `${expiredRecent} expired record(s) waiting for TTL deletion (normal within 48 h).`
+        : `${expiredLagging} record(s) expired more than 48 h ago and not deleted${millisecondExpiry === 0 ? '' : `, ${millisecondExpiry} with \`expiresAt\` in milliseconds (never expires)`}.`,
+    ...(expiryBroken === 0
+      ? {}
+      : {
+          fix:
+            millisecondExpiry > 0
+              ? 'write `expiresAt` in epoch seconds (PROTOCOL.md section 2); upgrade the writer'
+              : 'enable TTL on `expiresAt` (see the ttl check); DynamoDB deletes the backlog within 48 h',
+        }),
+  });
+}
+
+async function checkQueues(
+  sqs: SQSClient,
+  flags: DoctorFlags,
+  maxDepth: number,
+  checks: Check[],
+): Promise<void> {
+  const dlq = await resolveQueue(sqs, flags.dlq as string, '--dlq', flags, [
+    'ApproximateNumberOfMessages',
+    'ApproximateNumberOfMessagesNotVisible',
+  ]);
+  if (flags.queue !== undefined) {
+    const queue = await resolveQueue(sqs, flags.queue, '--queue', flags);
+    checkRedrive(queue, dlq, checks);
+  }
+  const depth =
+    Number(dlq.attributes.ApproximateNumberOfMessages ?? '0') +
+    Number(dlq.attributes.ApproximateNumberOfMessagesNotVisible ?? '0');
+  let oldest = '';
+  if (depth > 0) {
+    // A sample: VisibilityTimeout 0 leaves the messages visible. SQS has no oldest-age attribute
+    // outside CloudWatch's ApproximateAgeOfOldestMessage.
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: dlq.url,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 0,
+        MessageSystemAttributeNames: ['SentTimestamp'],
+      }),
+    );
+    const sent = Messages.map((m) => Number(m.Attributes?.SentTimestamp ?? Date.now()));
+    if (sent.length > 0) oldest = `, oldest sampled ${formatDuration(Date.now() - Math.min(...sent))} old`;
+  }
+  checks.push({
+    name: 'dlq depth',
+    status: depth <= maxDepth ? 'pass' : 'fail',
+    detail: `${dlq.name} holds ${depth} message(s)${oldest} (allowed: ${maxDepth}).`,
+    ...(depth <= maxDepth
+      ? {}
+      : {
+          fix: `look with \`idemkit dlq peek ${dlq.name}\`, fix the cause, then \`idemkit dlq replay --from ${dlq.name}\``,
+        }),
+  });
+}
+
+function checkRedrive(queue: QueueRef, dlq: QueueRef, checks: Check[]): void {
+  const policy = parseRedrive(queue.attributes.RedrivePolicy);
+  const ok = policy?.deadLetterTargetArn === dlq.arn;
+  checks.push({
+    name: 'redrive',
+    status: ok ? 'pass' : 'fail',
+    detail: ok
+      ? `${queue.name} sends messages to ${dlq.name} after ${policy?.maxReceiveCount} receives.`
+      : `expected ${queue.name} to redrive into ${dlq.name}, got ${policy?.deadLetterTargetArn ?? 'no redrive policy'}.`,
+    ...(ok ? {} : { fix: `set a RedrivePolicy on ${queue.name} with deadLetterTargetArn ${dlq.arn}` }),
+  });
+  const queueRetention = Number(queue.attributes.MessageRetentionPeriod ?? '345600');
+  const dlqRetention = Number(dlq.attributes.MessageRetentionPeriod ?? '345600');
+  if (ok) {
+    checks.push({
+      name: 'dlq retention',
+      status: dlqRetention > queueRetention ? 'pass' : 'warn',
+      detail: `${dlq.name} keeps messages ${formatDuration(dlqRetention * 1000)}, ${queue.name} ${formatDuration(queueRetention * 1000)}.`,
+      ...(dlqRetention > queueRetention
+        ? {}
+        : {
+            fix: `raise ${dlq.name}'s MessageRetentionPeriod above ${queue.name}'s: a standard DLQ keeps the original enqueue time, so messages can expire there early`,
+          }),
+    });
+  }
+}

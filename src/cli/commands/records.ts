@@ -1,0 +1,373 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
+import { decodeResult } from '../../core/codec.js';
+import { IdempotencyValidationError } from '../../core/errors.js';
+import { assertValidName, digestOf, recordKey } from '../../core/keys.js';
+import { type IdempotencyRecord, RecordStatus } from '../../core/types.js';
+import { fromItem } from '../../stores/dynamodb.js';
+import { type CommonOptions, clientConfig, dynamoClient } from '../aws.js';
+import { CliError, ExitCode, explainAwsError } from '../errors.js';
+import { confirm, formatDuration, type Io, integerFlag, table } from '../io.js';
+
+/** Flags that name one record: `--org --scope --key`, or `--pk` as `records list` prints it. */
+export interface RecordFlags extends CommonOptions {
+  readonly table: string;
+  readonly org: string;
+  readonly scope?: string;
+  readonly key?: string;
+  readonly pk?: string;
+}
+
+/** Validates an org or scope flag with the library's own rule, naming the flag. */
+function validName(field: 'org' | 'scope', value: string): string {
+  try {
+    assertValidName(field, value);
+    return value;
+  } catch (error) {
+    if (error instanceof IdempotencyValidationError) {
+      throw new CliError(
+        `${error.message.replace(`\`${field}\``, `\`--${field}\``).replace(/\.$/, '')}, got ${JSON.stringify(value)}; pass the ${field} exactly as the service sets it.`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** The `pk` the library computes for the record the flags name (PROTOCOL.md section 2). */
+export function pkFromFlags(flags: RecordFlags): string {
+  const org = validName('org', flags.org);
+  if (flags.pk !== undefined) {
+    if (flags.key !== undefined) {
+      throw new CliError(
+        'Expected one of `--key` or `--pk`, got both; pass `--pk` as `records list` prints it, or `--scope` with `--key`.',
+      );
+    }
+    const parts = flags.pk.split('#');
+    if (parts.length !== 3 || parts[0] !== org || (flags.scope !== undefined && parts[1] !== flags.scope)) {
+      throw new CliError(
+        `Expected \`--pk\` to be \`${org}#<scope>#<digest>\` for \`--org\` ${org}, got ${JSON.stringify(flags.pk)}; copy it from \`idemkit records list\`.`,
+      );
+    }
+    return flags.pk;
+  }
+  if (flags.scope === undefined || flags.key === undefined) {
+    throw new CliError(
+      'Expected `--scope` and `--key` (or `--pk`) to name the record; pass both, e.g. `--scope create-order --key order-42`.',
+    );
+  }
+  const scope = validName('scope', flags.scope);
+  try {
+    return recordKey(org, scope, flags.key);
+  } catch (error) {
+    if (error instanceof IdempotencyValidationError) {
+      throw new CliError(
+        `${error.message.replace('the idempotency key', '`--key`')} Pass the key the client sent.`,
+      );
+    }
+    throw error;
+  }
+}
+
+function target(flags: CommonOptions) {
+  return { endpoint: flags.endpoint, region: clientConfig(flags).region };
+}
+
+async function withTable<T>(
+  flags: RecordFlags | ListFlags,
+  work: (ddb: DynamoDBClient) => Promise<T>,
+): Promise<T> {
+  const ddb = dynamoClient(flags);
+  try {
+    return await work(ddb);
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') {
+      throw new CliError(
+        `The table ${JSON.stringify(flags.table)} given as \`--table\` does not exist in ${target(flags).region}${flags.endpoint === undefined ? '' : ` at ${flags.endpoint}`}; check the name, \`--region\` and \`--endpoint\`.`,
+        { cause: error },
+      );
+    }
+    throw explainAwsError(error, target(flags));
+  } finally {
+    ddb.destroy();
+  }
+}
+
+/** What an operator needs to know about a record, with no raw key: the pk carries only the key's digest. */
+export function view(record: IdempotencyRecord, now = Date.now()) {
+  const expired = record.expiresAt * 1000 < now;
+  const stuck = record.status === RecordStatus.InProgress && (record.leaseUntil ?? 0) < now;
+  return {
+    pk: record.pk,
+    org: record.org,
+    scope: record.scope,
+    keyDigest: digestOf(record.pk),
+    status: record.status,
+    expired,
+    stuck,
+    expiresAt: new Date(record.expiresAt * 1000).toISOString(),
+    leaseUntil: record.leaseUntil === undefined ? undefined : new Date(record.leaseUntil).toISOString(),
+    createdAt: new Date(record.createdAt).toISOString(),
+    completedAt: record.completedAt === undefined ? undefined : new Date(record.completedAt).toISOString(),
+    attempt: record.attempt,
+    fingerprint: record.fingerprint,
+    hasResult: record.result !== undefined,
+    resultDropped: record.resultDropped,
+  };
+}
+
+function state(record: IdempotencyRecord, now: number): string {
+  if (record.expiresAt * 1000 < now)
+    return `${record.status}, expired ${formatDuration(now - record.expiresAt * 1000)} ago`;
+  if (record.status !== RecordStatus.InProgress) return record.status;
+  const lease = record.leaseUntil ?? 0;
+  return lease < now
+    ? `IN_PROGRESS, lease ended ${formatDuration(now - lease)} ago (stuck)`
+    : `IN_PROGRESS, lease live for ${formatDuration(lease - now)}`;
+}
+
+async function read(ddb: DynamoDBClient, table: string, pk: string): Promise<IdempotencyRecord | undefined> {
+  const { Item } = await ddb.send(
+    new GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }),
+  );
+  return Item === undefined ? undefined : fromItem(Item);
+}
+
+/** `idemkit records get`: one record, read consistently. */
+export async function getCommand(flags: RecordFlags & { showResult?: boolean }, io: Io): Promise<number> {
+  const pk = pkFromFlags(flags);
+  return withTable(flags, async (ddb) => {
+    const record = await read(ddb, flags.table, pk);
+    if (record === undefined) {
+      io.err(
+        `No record for ${pk} in ${flags.table}: the key was never used in this scope, or its record expired and was deleted.`,
+      );
+      return ExitCode.Incomplete;
+    }
+    const now = Date.now();
+    const shown = {
+      ...view(record, now),
+      ...(flags.showResult === true ? { result: decodeResult(record.result) } : {}),
+    };
+    if (flags.json === true) {
+      io.out(JSON.stringify(shown));
+      return ExitCode.Ok;
+    }
+    io.out(
+      table([
+        ['pk', record.pk],
+        ['status', state(record, now)],
+        ['expiresAt', shown.expiresAt],
+        ...(shown.leaseUntil === undefined ? [] : [['leaseUntil', shown.leaseUntil]]),
+        ['createdAt', shown.createdAt],
+        ...(shown.completedAt === undefined ? [] : [['completedAt', shown.completedAt]]),
+        ['attempt', String(record.attempt)],
+        ['fingerprint', record.fingerprint],
+        [
+          'result',
+          record.result === undefined
+            ? `none${record.resultDropped === undefined ? '' : ` (${record.resultDropped})`}`
+            : flags.showResult === true
+              ? JSON.stringify(shown.result)
+              : 'stored (pass `--show-result` to print it)',
+        ],
+      ]).join('\n'),
+    );
+    return ExitCode.Ok;
+  });
+}
+
+/** The statuses `records list --status` accepts: stored ones, plus `stuck` and `expired`, which compare with now. */
+export const LIST_STATUSES = ['IN_PROGRESS', 'COMPLETED', 'FAILED', 'stuck', 'expired'] as const;
+
+/** Flags of `idemkit records list`. */
+export interface ListFlags extends CommonOptions {
+  readonly table: string;
+  readonly org: string;
+  readonly scope?: string;
+  readonly status?: string;
+  readonly limit: string;
+}
+
+/**
+ * `idemkit records list`: one org's records, oldest pages first. `pk` is the table's only key, so this is a
+ * paginated Scan filtered on `begins_with(pk, '<org>#')`; it reads the whole table, so mind its cost on a
+ * large one.
+ */
+export async function listCommand(flags: ListFlags, io: Io): Promise<number> {
+  const org = validName('org', flags.org);
+  const scope = flags.scope === undefined ? undefined : validName('scope', flags.scope);
+  const limit = integerFlag('--limit', flags.limit, 1) ?? 100;
+  const statuses = (flags.status ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      const found = LIST_STATUSES.find((known) => known.toLowerCase() === s.toLowerCase());
+      if (found === undefined) {
+        throw new CliError(
+          `Expected \`--status\` to be one or more of ${LIST_STATUSES.join(', ')} (comma-separated), got ${JSON.stringify(s)}.`,
+        );
+      }
+      return found;
+    });
+  const now = Date.now();
+  const names: Record<string, string> = { '#status': 'status' };
+  const values: Record<string, AttributeValue> = {
+    ':prefix': { S: `${org}#${scope === undefined ? '' : `${scope}#`}` },
+  };
+  const alternatives: string[] = [];
+  for (const status of statuses) {
+    if (status === 'stuck') {
+      values[':ip'] = { S: RecordStatus.InProgress };
+      values[':nowMs'] = { N: String(now) };
+      alternatives.push('(#status = :ip AND leaseUntil < :nowMs)');
+    } else if (status === 'expired') {
+      values[':nowS'] = { N: String(Math.floor(now / 1000)) };
+      alternatives.push('expiresAt < :nowS');
+    } else {
+      values[`:${status}`] = { S: status };
+      alternatives.push(`#status = :${status}`);
+    }
+  }
+  const filter = `begins_with(pk, :prefix)${alternatives.length === 0 ? '' : ` AND (${alternatives.join(' OR ')})`}`;
+  return withTable(flags, async (ddb) => {
+    const records: IdempotencyRecord[] = [];
+    let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+    let more = false;
+    do {
+      const page = await ddb.send(
+        new ScanCommand({
+          TableName: flags.table,
+          FilterExpression: filter,
+          ExpressionAttributeNames: alternatives.some((a) => a.includes('#status')) ? names : undefined,
+          ExpressionAttributeValues: values,
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (records.length === limit) {
+          more = true;
+          break;
+        }
+        records.push(fromItem(item));
+      }
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey !== undefined && !more);
+    more ||= ExclusiveStartKey !== undefined && records.length === limit;
+    if (flags.json === true) {
+      io.out(
+        JSON.stringify({
+          org,
+          scope: scope ?? null,
+          records: records.map((record) => view(record, now)),
+          truncated: more,
+        }),
+      );
+      return ExitCode.Ok;
+    }
+    if (records.length === 0) {
+      io.out(
+        `No records for org ${org}${scope === undefined ? '' : ` scope ${scope}`}${statuses.length === 0 ? '' : ` with status ${statuses.join(' or ')}`}.`,
+      );
+      return ExitCode.Ok;
+    }
+    io.out(
+      table([
+        ['PK', 'STATUS', 'ATTEMPT', 'CREATED'],
+        ...records.map((record) => [
+          record.pk,
+          state(record, now),
+          String(record.attempt),
+          new Date(record.createdAt).toISOString(),
+        ]),
+      ]).join('\n'),
+    );
+    io.out(
+      `${records.length} record(s)${more ? `; more exist, raise \`--limit\` above ${limit} to see them` : ''}.`,
+    );
+    return ExitCode.Ok;
+  });
+}
+
+/**
+ * `idemkit records release`: deletes a record so the operation can run again. Meant for an
+ * `IN_PROGRESS` record whose lease is stuck; a live lease, a `COMPLETED` or a `FAILED` record needs
+ * `--force`. The delete is conditional on what was shown, so a record that changed meanwhile is kept.
+ */
+export async function releaseCommand(flags: RecordFlags & { force?: boolean }, io: Io): Promise<number> {
+  const pk = pkFromFlags(flags);
+  return withTable(flags, async (ddb) => {
+    const record = await read(ddb, flags.table, pk);
+    if (record === undefined) {
+      throw new CliError(
+        `No record for ${pk} in ${flags.table}; nothing to release (check \`--org\`, \`--scope\` and \`--key\`).`,
+        {
+          exitCode: ExitCode.Incomplete,
+        },
+      );
+    }
+    const now = Date.now();
+    if (record.status !== RecordStatus.InProgress && flags.force !== true) {
+      throw new CliError(
+        `Refusing to release ${pk}: it is ${record.status}, so releasing it lets the operation run a second time; pass \`--force\` if that is what you want.`,
+      );
+    }
+    if (
+      record.status === RecordStatus.InProgress &&
+      (record.leaseUntil ?? 0) >= now &&
+      flags.force !== true
+    ) {
+      throw new CliError(
+        `Refusing to release ${pk}: its lease is live for ${formatDuration((record.leaseUntil ?? 0) - now)}, so its owner may still be running; wait for the lease to end or pass \`--force\`.`,
+      );
+    }
+    await confirm(io, flags.yes, `Delete ${pk} (${state(record, now)})?`, `delete record ${pk}`);
+    const values: Record<string, AttributeValue> = {
+      ':status': { S: record.status },
+      ':attempt': { N: String(record.attempt) },
+      ':createdAt': { N: String(record.createdAt) },
+    };
+    let condition = '#status = :status AND attempt = :attempt AND createdAt = :createdAt';
+    if (record.leaseToken === undefined) condition += ' AND attribute_not_exists(leaseToken)';
+    else {
+      condition += ' AND leaseToken = :token';
+      values[':token'] = { S: record.leaseToken };
+    }
+    try {
+      await ddb.send(
+        new DeleteItemCommand({
+          TableName: flags.table,
+          Key: { pk: { S: pk } },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (
+        error instanceof ConditionalCheckFailedException ||
+        (error as { name?: string }).name === 'ConditionalCheckFailedException'
+      ) {
+        throw new CliError(
+          `Kept ${pk}: it changed since it was read (another invocation claimed or completed it); run \`idemkit records get\` to see it now.`,
+          {
+            exitCode: ExitCode.Incomplete,
+          },
+        );
+      }
+      throw error;
+    }
+    io.out(
+      flags.json === true
+        ? JSON.stringify({ released: pk, was: record.status })
+        : `Released ${pk} (was ${record.status}); the next delivery or retry runs the operation.`,
+    );
+    return ExitCode.Ok;
+  });
+}
