@@ -126,21 +126,24 @@ export class IdempotencyEngine {
     const deadline = startedAt + budget;
     let lastSeen: IdempotencyRecord | undefined;
     let pollMs = FIRST_POLL_MS;
+    // Only time spent polling a live lease is a wait: the claim's own latency is not (PROTOCOL.md section 7).
+    let polled = false;
+    const waitedMs = () => (polled ? this.now() - startedAt : 0);
     for (;;) {
       const nowMs = this.now();
       const lease = this.#newLease(pk, input, nowMs, lastSeen);
       const claim = await this.#call('claim', facts, () =>
         this.store.claim(this.#claimRecord(lease), { nowMs, reclaimFailed: input.reclaimFailed }),
       );
-      if (claim.claimed) return this.#report({ kind: 'execute', lease }, facts, nowMs - startedAt);
+      if (claim.claimed) return this.#report({ kind: 'execute', lease }, facts, waitedMs());
       // The blocking record vanished between the condition check and the read: claim again.
       let record = claim.existing;
       while (record !== undefined) {
         const decision = this.#decide(record, input.fingerprint, false);
-        if (decision.kind !== 'in_progress') return this.#report(decision, facts, this.now() - startedAt);
+        if (decision.kind !== 'in_progress') return this.#report(decision, facts, waitedMs());
         lastSeen = record;
         const waitNow = this.now();
-        if (waitNow >= deadline) return this.#report(decision, facts, waitNow - startedAt);
+        if (waitNow >= deadline) return this.#report(decision, facts, waitedMs());
         const leaseLeft = (record.leaseUntil ?? 0) - waitNow;
         await sleep(
           Math.max(
@@ -148,10 +151,15 @@ export class IdempotencyEngine {
             Math.min(pollMs + Math.random() * this.settings.jitterMs, deadline - waitNow, leaseLeft + 1),
           ),
         );
+        polled = true;
         pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
         record = await this.#call('get', facts, () => this.store.get(pk));
         // An expired record or lease is claimable: leave the inner loop and claim.
-        if (record !== undefined && isClaimable(record, { nowMs: this.now() })) break;
+        if (
+          record !== undefined &&
+          isClaimable(record, { nowMs: this.now(), reclaimFailed: input.reclaimFailed })
+        )
+          break;
       }
     }
   }
@@ -311,6 +319,8 @@ export class IdempotencyEngine {
       detail: {
         attempt: decision.kind === 'execute' ? decision.lease.attempt : undefined,
         fromCache: decision.kind === 'replay' ? decision.fromCache : undefined,
+        // PROTOCOL.md section 3: a replay of a result that did not fit says so.
+        resultDropped: decision.kind === 'replay' ? decision.record.resultDropped : undefined,
         retryAfterSeconds: decision.kind === 'in_progress' ? decision.retryAfterSeconds : undefined,
       },
     });

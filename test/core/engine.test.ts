@@ -9,6 +9,7 @@ import { resolveSettings } from '../../src/core/config.js';
 import { type BeginInput, type Decision, IdempotencyEngine, type Lease } from '../../src/core/engine.js';
 import { RECORD_VERSION, type Store } from '../../src/core/types.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
+import { MemoryStore } from '../../src/stores/memory.js';
 import { createIdempotencyTable, localClient } from '../support/dynamodb.js';
 import { recordingTelemetry } from './recording-telemetry.js';
 
@@ -120,6 +121,41 @@ describe('round trips on DynamoDB Local', () => {
     expect(await engine.begin(request)).toMatchObject({ kind: 'replay', fromCache: true, result: 'done' });
     expect(await engine.begin({ ...request, fingerprint: 'fp-other' })).toMatchObject({ kind: 'mismatch' });
     expect(counter.count()).toBe(0);
+  });
+});
+
+describe('signals', () => {
+  /** A memory store whose every call takes a few milliseconds, as a real table does. */
+  function slowStore(): Store {
+    const memory = new MemoryStore();
+    const slow =
+      <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+      async (...args: A) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return call(...args);
+      };
+    return {
+      claim: slow(memory.claim.bind(memory)),
+      get: slow(memory.get.bind(memory)),
+      complete: slow(memory.complete.bind(memory)),
+      release: slow(memory.release.bind(memory)),
+      renew: slow(memory.renew.bind(memory)),
+    };
+  }
+
+  it('emits one signal per decision, and no waited for a claim that merely took time', async () => {
+    const slow = slowStore();
+    const owner = makeEngine({ onStore: slow });
+    const request = input();
+    await owner.engine.complete(leaseOf(await owner.engine.begin(request)), 'done');
+    const running = input();
+    await owner.engine.begin(running);
+    const duplicate = makeEngine({ onStore: slow, waitBudgetMs: 0 });
+    await duplicate.engine.begin(request);
+    await duplicate.engine.begin({ ...request, fingerprint: 'other' });
+    await duplicate.engine.begin(running);
+    expect(owner.telemetry.names()).toEqual(['first_execution', 'first_execution']);
+    expect(duplicate.telemetry.names()).toEqual(['replay', 'mismatch', 'in_progress']);
   });
 });
 
@@ -279,6 +315,20 @@ describe('waiting on a running first request', () => {
     expect((await waiting).kind).toBe('execute');
   });
 
+  it('with reclaimFailed, claims a record that turned FAILED during the wait', async () => {
+    const memory = new MemoryStore();
+    const owner = makeEngine({ onStore: memory }).engine;
+    const replayer = makeEngine({ onStore: memory, waitBudgetMs: 5_000 }).engine;
+    const request = input();
+    const lease = leaseOf(await owner.begin(request));
+    const waiting = replayer.begin({ ...request, reclaimFailed: true });
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    await owner.complete(lease, undefined, { status: 'FAILED' });
+    const decision = await waiting;
+    expect(decision.kind).toBe('execute');
+    expect(leaseOf(decision).attempt).toBe(2);
+  });
+
   it('never waits past the remaining Lambda time', async () => {
     const owner = makeEngine().engine;
     const duplicate = makeEngine({ waitBudgetMs: 5_000 });
@@ -329,12 +379,19 @@ describe('results', () => {
     ).toMatchObject({
       reason: 'too_large',
     });
-    const replay = await makeEngine().engine.begin(request);
+    const replayer = makeEngine();
+    const replay = await replayer.engine.begin(request);
     expect(replay).toMatchObject({
       kind: 'replay',
       result: undefined,
       record: { resultDropped: 'too_large' },
     });
+    expect(replayer.telemetry.signals).toEqual([
+      expect.objectContaining({
+        signal: 'replay',
+        facts: expect.objectContaining({ detail: expect.objectContaining({ resultDropped: 'too_large' }) }),
+      }),
+    ]);
   });
 
   for (const [name, make] of [

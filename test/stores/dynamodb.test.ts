@@ -58,6 +58,16 @@ describe('DynamoDBStore claims in one round trip', () => {
     expect(control.inputs[1]).toMatchObject({ ConsistentRead: true, Key: { pk: { S: record.pk } } });
   });
 
+  it('recognises a failed condition thrown by another copy of the SDK (the SDK matches by name and fault)', async () => {
+    const record = claimRecord();
+    await store.claim(record, { nowMs: NOW_MS });
+    control.foreignErrors(true);
+    const outcome = await store.claim({ ...record, leaseToken: 'other' }, { nowMs: NOW_MS + 1 });
+    expect(outcome).toStrictEqual({ claimed: false, existing: record });
+    expect(await store.release(record.pk, 'other')).toBe(false);
+    expect(await store.get(record.pk)).toStrictEqual(record);
+  });
+
   it('stores a compressed result as B and a text result as S', async () => {
     const text = claimRecord();
     const binary = claimRecord();

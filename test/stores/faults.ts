@@ -30,6 +30,8 @@ export interface FaultControl {
   fail(fault: Fault, options?: { readonly commands?: readonly string[]; readonly times?: number }): void;
   /** Make the server seem not to return `Item` on a `ConditionalCheckFailedException` (some emulators). */
   stripConditionalCheckItem(strip: boolean): void;
+  /** Rethrow SDK errors as plain `Error`s with the same name and fields, as another copy of the SDK would. */
+  foreignErrors(foreign: boolean): void;
   reset(): void;
 }
 
@@ -56,6 +58,7 @@ export function faultyClient(endpoint: string = inject('dynamoEndpoint')): {
   const inputs: Record<string, unknown>[] = [];
   let pending: { fault: Fault; commands?: readonly string[]; times: number } | undefined;
   let strip = false;
+  let foreign = false;
 
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -66,6 +69,9 @@ export function faultyClient(endpoint: string = inject('dynamoEndpoint')): {
       } catch (error) {
         if (strip && (error as Error).name === 'ConditionalCheckFailedException') {
           delete (error as { Item?: unknown }).Item;
+        }
+        if (foreign && error instanceof Error) {
+          throw Object.assign(new Error(error.message), { ...error, name: error.name });
         }
         throw error;
       }
@@ -107,11 +113,15 @@ export function faultyClient(endpoint: string = inject('dynamoEndpoint')): {
       stripConditionalCheckItem(value) {
         strip = value;
       },
+      foreignErrors(value) {
+        foreign = value;
+      },
       reset() {
         calls.length = 0;
         inputs.length = 0;
         pending = undefined;
         strip = false;
+        foreign = false;
       },
     },
   };
