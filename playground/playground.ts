@@ -1,0 +1,280 @@
+import { performance } from 'node:perf_hooks';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { idempotencyEnvironment, type PlaygroundConfig, readPlaygroundConfig } from './config.js';
+import { captureHandlerLogs, DecisionFeed } from './decisions.js';
+import { SqsEventSource } from './event-source.js';
+import {
+  type Gateway,
+  type GatewayRequest,
+  type GatewayResponse,
+  type GatewayRoute,
+  problem,
+  startGateway,
+} from './gateway.js';
+import type { LocalFunction } from './lambda.js';
+import { createResources, type PlaygroundResources } from './resources.js';
+import { LOCAL_CLIENT_CONFIG, type LocalDynamoDB, startLocalDynamoDB } from './servers/dynamodb-local.js';
+import { type LocalSqs, startSqs } from './servers/sqs.js';
+import { type WorkerToggles, withLegacyJobFix } from './worker.js';
+
+/** Options of {@link startPlayground}. */
+export interface PlaygroundOptions {
+  /** Where `PORT`, `PLAYGROUND_*` and `IDEMPOTENCY_*` are read. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Settings that win over the environment (the demo picks a free port and a short visibility timeout). */
+  readonly overrides?: Partial<PlaygroundConfig>;
+  /** Where the playground's own lines go (warnings, access lines, crashes). @default stderr */
+  readonly log?: (line: string) => void;
+}
+
+/** A running playground. */
+export interface Playground {
+  /** The HTTP API, e.g. `http://127.0.0.1:3000`. */
+  readonly url: string;
+  readonly config: PlaygroundConfig;
+  readonly resources: PlaygroundResources;
+  /** The local servers' endpoints (give them to `--endpoint`). */
+  readonly endpoints: { readonly dynamodb: string; readonly sqs: string };
+  /** `dynamodb-local` or `dynalite`. */
+  readonly dynamodbEngine: string;
+  /** Every idempotency decision the handlers logged, as they log them. */
+  readonly feed: DecisionFeed;
+  /** The worker's switches: flip `fixed` to deploy "the fix". */
+  readonly toggles: WorkerToggles;
+  /** Extra milliseconds on each SQS send by the API handler: makes a first request slow. */
+  readonly latency: { ms: number };
+  /** The worker's event source; emits `batch` after each invocation. */
+  readonly worker: SqsEventSource;
+  /** Milliseconds from process start to ready. */
+  readonly readyAfterMs: number;
+  /** Stops every server and poller it started; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+let started = false;
+
+/**
+ * Starts the whole toolkit on this machine: a local DynamoDB and the SQS emulator, the stage's table and
+ * queues from `infra/stages.ts`, the reference API handler behind a local HTTP API, and the reference worker
+ * behind a local SQS event source. One per process, because the handlers are modules built once at cold
+ * start, as in Lambda.
+ *
+ * @example
+ * const playground = await startPlayground();
+ * // ... curl playground.url/orders
+ * await playground.stop();
+ */
+export async function startPlayground(options: PlaygroundOptions = {}): Promise<Playground> {
+  if (started) {
+    throw new Error(
+      'A playground already runs in this process; stop it and start another process, because the handlers are built once per process.',
+    );
+  }
+  started = true;
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const config = readPlaygroundConfig(env, options.overrides);
+  const cleanups: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((error: unknown) => log(`playground: stopping failed: ${String(error)}`));
+    }
+  };
+  try {
+    const [dynamodb, sqs] = await startServers(config, log, cleanups);
+    const resources = await createResources({
+      settings: config.settings,
+      dynamodbEndpoint: dynamodb.endpoint,
+      sqsEndpoint: sqs.endpoint,
+      visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+      onWarning: log,
+    });
+
+    // What the stack gives each function, pointed at the local servers. Nothing here can reach AWS.
+    Object.assign(process.env, {
+      ...idempotencyEnvironment(config.settings, env),
+      AWS_REGION: LOCAL_CLIENT_CONFIG.region,
+      AWS_ACCESS_KEY_ID: LOCAL_CLIENT_CONFIG.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CLIENT_CONFIG.credentials.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.handlerEndpoint,
+      IDEMPOTENCY_TABLE: resources.tableName,
+      INVOICE_JOBS_QUEUE_URL: sqs.handlerQueueUrl(resources.queue.url),
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
+    });
+    delete process.env.AWS_PROFILE;
+    delete process.env.AWS_SESSION_TOKEN;
+
+    const feed = new DecisionFeed();
+    const restoreLogs = captureHandlerLogs(feed);
+    cleanups.push(async () => restoreLogs());
+    feed.on('log', ({ level, message }) => log(`${level.toLowerCase()}: ${message}`));
+
+    const api = await loadHandler<GatewayRoute['handler']>('orders-api', '../infra/handlers/orders-api.js');
+    const referenceWorker = await loadHandler<(e: SQSEvent, c: Context) => Promise<SQSBatchResponse>>(
+      'invoice-worker',
+      '../infra/handlers/invoice-worker.js',
+    );
+    const toggles: WorkerToggles = { fixed: false };
+
+    const workerSqs = new SQSClient({ ...LOCAL_CLIENT_CONFIG, endpoint: sqs.endpoint });
+    const worker = new SqsEventSource({
+      sqs: workerSqs,
+      queueUrl: resources.queue.url,
+      queueArn: resources.queue.arn,
+      fn: localFunction('invoice-worker', config.settings.worker),
+      handler: withLegacyJobFix(referenceWorker, toggles),
+      batchSize: config.settings.jobs.batchSize,
+      maxBatchingWindowMs: config.settings.jobs.maxBatchingWindowSeconds * 1000,
+      pollers: config.pollers,
+    });
+    worker.start();
+    cleanups.push(async () => {
+      await worker.stop();
+      workerSqs.destroy();
+    });
+    worker.on('batch', (outcome) => {
+      if (outcome.error !== undefined)
+        log(`worker: batch of ${outcome.messageIds.length} failed whole: ${outcome.error}`);
+    });
+
+    const gateway: Gateway = await startGateway({
+      port: config.port,
+      maxBodyBytes: config.maxBodyBytes,
+      routes: new Map([
+        ['POST /orders', { fn: localFunction('orders-api', config.settings.api), handler: api }],
+      ]),
+      admin: (request) =>
+        admin(request, { toggles, latency: sqs.latency, sqs: workerSqs, queueUrl: resources.queue.url }),
+      onAccess: (line) => log(`http: ${line}`),
+      onCrash: (error, route) =>
+        log(
+          `http: ${route} crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        ),
+    });
+    cleanups.push(() => gateway.stop());
+
+    return {
+      url: gateway.url,
+      config,
+      resources,
+      endpoints: { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint },
+      dynamodbEngine: dynamodb.engine,
+      feed,
+      toggles,
+      latency: sqs.latency,
+      worker,
+      readyAfterMs: Math.round(performance.now()),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startServers(
+  config: PlaygroundConfig,
+  log: (line: string) => void,
+  cleanups: (() => Promise<void>)[],
+): Promise<[LocalDynamoDB, LocalSqs]> {
+  const [dynamodb, sqs] = await Promise.allSettled([
+    startLocalDynamoDB({ engine: config.dynamodb, onWarning: (message) => log(`warning: ${message}`) }),
+    startSqs(),
+  ]);
+  if (dynamodb.status === 'fulfilled') cleanups.push(() => dynamodb.value.stop());
+  if (sqs.status === 'fulfilled') cleanups.push(() => sqs.value.stop());
+  if (dynamodb.status === 'rejected') throw dynamodb.reason;
+  if (sqs.status === 'rejected') throw sqs.reason;
+  return [dynamodb.value, sqs.value];
+}
+
+/** Imports a reference handler as Lambda would at cold start, with its own service name in the logs. */
+async function loadHandler<H>(service: string, path: string): Promise<H> {
+  process.env.POWERTOOLS_SERVICE_NAME = service;
+  const module = (await import(path)) as { handler?: H };
+  if (typeof module.handler !== 'function') {
+    throw new Error(`Expected ${path} to export a \`handler\` function, got ${typeof module.handler}.`);
+  }
+  return module.handler;
+}
+
+function localFunction(
+  functionName: string,
+  settings: { readonly timeoutSeconds: number; readonly memoryMiB: number },
+): LocalFunction {
+  return { functionName, timeoutMs: settings.timeoutSeconds * 1000, memoryMiB: settings.memoryMiB };
+}
+
+interface AdminState {
+  readonly toggles: WorkerToggles;
+  readonly latency: { ms: number };
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+}
+
+/**
+ * The playground's own routes, not part of the reference API:
+ * `POST /_playground/fix` `{"fixed":true}`, `POST /_playground/latency` `{"ms":1500}`,
+ * `POST /_playground/jobs` (a raw job body, sent to the queue with the token's org), `GET /_playground/health`.
+ */
+async function admin(request: GatewayRequest, state: AdminState): Promise<GatewayResponse | undefined> {
+  const route = `${request.method} ${request.path}`;
+  if (route === 'GET /_playground/health') {
+    return json(200, { ok: true, fixed: state.toggles.fixed, latencyMs: state.latency.ms });
+  }
+  if (route === 'POST /_playground/fix') {
+    const body = parseJson(request.body) as { fixed?: unknown } | undefined;
+    if (typeof body?.fixed !== 'boolean') return badBody('{"fixed": true} or {"fixed": false}');
+    state.toggles.fixed = body.fixed;
+    return json(200, { fixed: state.toggles.fixed });
+  }
+  if (route === 'POST /_playground/latency') {
+    const body = parseJson(request.body) as { ms?: unknown } | undefined;
+    const ms = body?.ms;
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 60_000) {
+      return badBody('{"ms": 1500}, a whole number of milliseconds from 0 to 60000');
+    }
+    state.latency.ms = ms;
+    return json(200, { latencyMs: ms });
+  }
+  if (route === 'POST /_playground/jobs') {
+    if (request.org === undefined) {
+      return problem(
+        401,
+        'unauthorized',
+        'Development token required',
+        'Send `Authorization: Bearer dev:<org>`: the job carries the org as its orgId attribute.',
+      );
+    }
+    if (parseJson(request.body) === undefined)
+      return badBody('a JSON job such as {"invoiceId":"inv-7","orderId":7}');
+    const { MessageId } = await state.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: state.queueUrl,
+        MessageBody: request.body.toString('utf8'),
+        MessageAttributes: { orgId: { DataType: 'String', StringValue: request.org } },
+      }),
+    );
+    return json(202, { messageId: MessageId });
+  }
+  return undefined;
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function badBody(expected: string): GatewayResponse {
+  return problem(400, 'bad-request', 'Unexpected body', `Send ${expected}.`);
+}
+
+function json(statusCode: number, body: unknown): GatewayResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
