@@ -1,0 +1,334 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { MemoryOutput } from '../workers/memory.js';
+import type { OverheadOutput, Variant } from '../workers/overhead.js';
+import type { PathsOutput } from '../workers/paths.js';
+import type { ThroughputOutput } from '../workers/throughput.js';
+import type { BundleResult, ColdImport } from './bundle.js';
+import { SIDES, type Side } from './sides.js';
+import { median, ratio } from './stats.js';
+
+/** Everything one run measured, as written to `bench/results.json`. */
+export interface BenchResults {
+  readonly generatedAt: string;
+  readonly quick: boolean;
+  readonly machine: {
+    readonly cpu: string;
+    readonly cores: number;
+    readonly memoryGb: number;
+    readonly freeMemoryGbAtEnd: number;
+    readonly loadAverageAtStart: number[];
+    readonly loadAverageAtEnd: number[];
+    readonly node: string;
+    readonly dynamoDBLocal: string;
+  };
+  readonly versions: Record<string, string>;
+  readonly plan: unknown;
+  readonly paths: PathsOutput;
+  readonly overhead: OverheadOutput;
+  readonly throughput: ThroughputOutput;
+  readonly memory: Record<Side, MemoryOutput>;
+  readonly bundles: Record<Side, BundleResult>;
+  readonly cold: Record<Side, ColdImport>;
+  summary: SummaryRow[];
+}
+
+/** One line of the table of medians and ratios. */
+export interface SummaryRow {
+  readonly group: string;
+  readonly metric: string;
+  readonly unit: string;
+  readonly idemkit: number;
+  readonly powertools: number;
+  readonly ratio: number;
+  /** `≤ 1.0`, `< 1.0`, `≥ 1.0`...; `info` when no target applies. */
+  readonly target: string;
+  readonly met: boolean | undefined;
+}
+
+const BATCHES_WITH_DUPLICATES = new Set(['batch-5', 'batch-10', 'batch-one-job']);
+const INFORMATIONAL_PATHS = new Set(['concurrent-wait']);
+
+function check(value: number, target: string): boolean | undefined {
+  const [operator, bound] = target.split(' ');
+  const limit = Number(bound);
+  if (Number.isNaN(limit)) return undefined;
+  switch (operator) {
+    case '≤':
+      return value <= limit;
+    case '<':
+      return value < limit;
+    case '≥':
+      return value >= limit;
+    default:
+      return undefined;
+  }
+}
+
+function row(
+  group: string,
+  metric: string,
+  unit: string,
+  idemkit: number,
+  powertools: number,
+  target: string,
+): SummaryRow {
+  const value = ratio(idemkit, powertools);
+  return { group, metric, unit, idemkit, powertools, ratio: value, target, met: check(value, target) };
+}
+
+/** Overhead over the bare Middy handler, per round, then the median. */
+function overheadOf(samples: Record<Variant, number[]>, variant: Variant): number {
+  return median(samples[variant].map((value, round) => value - (samples.bare[round] ?? 0)));
+}
+
+/** The table of medians and ratios (idemkit / Powertools) with each issue target. */
+export function summarize(results: BenchResults): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  for (const path of results.paths.paths) {
+    const stat = (side: Side, pick: 'roundTrips' | 'wcu') =>
+      median(path.sides[side].tallies.map((t) => t[pick]));
+    const target = INFORMATIONAL_PATHS.has(path.id)
+      ? 'info'
+      : BATCHES_WITH_DUPLICATES.has(path.id)
+        ? '< 1.0'
+        : '≤ 1.0';
+    rows.push(
+      row(
+        '1. round trips',
+        path.label,
+        'calls',
+        stat('idemkit', 'roundTrips'),
+        stat('powertools', 'roundTrips'),
+        target,
+      ),
+    );
+    rows.push(
+      row('1. write units', path.label, 'WCU', stat('idemkit', 'wcu'), stat('powertools', 'wcu'), target),
+    );
+  }
+  for (const [key, samples] of Object.entries(results.overhead)) {
+    const [kb, path] = key.split(':');
+    const label = `${path === 'first' ? 'first execution' : 'replay'}, ${kb} KB body`;
+    const powertools = overheadOf(samples, 'powertools');
+    rows.push(
+      row(
+        '2. in-process overhead',
+        label,
+        'µs/invocation',
+        overheadOf(samples, 'idemkit'),
+        powertools,
+        '≤ 0.5',
+      ),
+    );
+    rows.push(
+      row(
+        '2. in-process overhead',
+        `${label}, idemkit telemetry off`,
+        'µs/invocation',
+        overheadOf(samples, 'idemkit-silent'),
+        powertools,
+        'info',
+      ),
+    );
+  }
+  for (const [concurrency, samples] of Object.entries(results.throughput)) {
+    const pick = (side: Side, name: 'perSecond' | 'p50' | 'p99') =>
+      median(samples[side].map((sample) => sample[name]));
+    rows.push(
+      row(
+        '3. DynamoDB Local',
+        `throughput, concurrency ${concurrency}`,
+        'invocations/s',
+        pick('idemkit', 'perSecond'),
+        pick('powertools', 'perSecond'),
+        '≥ 1.0',
+      ),
+    );
+    rows.push(
+      row(
+        '3. DynamoDB Local',
+        `latency p50, concurrency ${concurrency}`,
+        'ms',
+        pick('idemkit', 'p50'),
+        pick('powertools', 'p50'),
+        'info',
+      ),
+    );
+    rows.push(
+      row(
+        '3. DynamoDB Local',
+        `latency p99, concurrency ${concurrency}`,
+        'ms',
+        pick('idemkit', 'p99'),
+        pick('powertools', 'p99'),
+        'info',
+      ),
+    );
+  }
+  const { bundles, cold } = results;
+  rows.push(
+    row(
+      '4. bundle',
+      'minimal API handler, minified',
+      'bytes',
+      bundles.idemkit.bytes,
+      bundles.powertools.bytes,
+      '≤ 0.5',
+    ),
+  );
+  rows.push(
+    row('4. bundle', 'same, gzip', 'bytes', bundles.idemkit.gzipBytes, bundles.powertools.gzipBytes, 'info'),
+  );
+  rows.push(
+    row(
+      '4. cold import',
+      'bundle + AWS SDK it loads',
+      'ms',
+      cold.idemkit.withSdk,
+      cold.powertools.withSdk,
+      '≤ 0.7',
+    ),
+  );
+  rows.push(
+    row(
+      '4. cold import',
+      'bundle only (AWS SDK already loaded)',
+      'ms',
+      cold.idemkit.ownOnly,
+      cold.powertools.ownOnly,
+      '≤ 0.7',
+    ),
+  );
+  const checkpoints = results.memory.idemkit.map((point) => point.invocations).filter((count) => count > 0);
+  for (const count of checkpoints) {
+    const rss = (side: Side) =>
+      results.memory[side].find((point) => point.invocations === count)?.rssMb ?? Number.NaN;
+    rows.push(
+      row(
+        '5. memory',
+        `RSS after ${count.toLocaleString('en')} invocations`,
+        'MB',
+        rss('idemkit'),
+        rss('powertools'),
+        'info',
+      ),
+    );
+  }
+  return rows;
+}
+
+function format(value: number, unit: string): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (unit === 'bytes') return value.toLocaleString('en');
+  if (Math.abs(value) >= 100) return value.toFixed(0);
+  if (Math.abs(value) >= 10) return value.toFixed(1);
+  return Number.isInteger(value) ? String(value) : value.toFixed(2);
+}
+
+function verdict(met: boolean | undefined): string {
+  if (met === undefined) return '';
+  return met ? 'met' : '**missed**';
+}
+
+function memoryBounded(memory: MemoryOutput): string {
+  const last = memory.at(-1);
+  const middle = memory.at(-2);
+  if (last === undefined || middle === undefined) return 'n/a';
+  const growth = last.rssMb - middle.rssMb;
+  return `${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MB RSS, ${(last.heapUsedMb - middle.heapUsedMb).toFixed(1)} MB heap from ${middle.invocations.toLocaleString('en')} to ${last.invocations.toLocaleString('en')}`;
+}
+
+/** `docs/benchmarks.md`: machine, versions, the table, the details, how to reproduce, what differs. */
+export function renderMarkdown(results: BenchResults): string {
+  const { machine } = results;
+  const lines: string[] = [];
+  const push = (...more: string[]) => lines.push(...more);
+  push(
+    '# Benchmarks: idemkit against Powertools idempotency',
+    '',
+    '<!-- Generated by `npm run bench` from bench/results.json; the analysis comes from bench/analysis.md. -->',
+    '',
+    `Run ${results.generatedAt}${results.quick ? ' (**quick smoke run**: fewer repeats, not for quoting)' : ''}. Ratios are idemkit / Powertools; lower is better except for throughput. Every figure is a median of repeated runs with the two sides alternated (A B, B A, ...).`,
+    '',
+    '## Machine',
+    '',
+    `- ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB RAM; Node ${machine.node}; DynamoDB Local ${machine.dynamoDBLocal} (java, in memory).`,
+    `- Load average (1, 5, 15 min) at start ${machine.loadAverageAtStart.map((v) => v.toFixed(2)).join(', ')}, at end ${machine.loadAverageAtEnd.map((v) => v.toFixed(2)).join(', ')}. The machine was shared with other test runs: time figures are noisy; round trips, write units and bytes are exact.`,
+    `- Versions: ${Object.entries(results.versions)
+      .map(([name, value]) => `${name} ${value}`)
+      .join(', ')}.`,
+    '',
+    '## Medians and ratios',
+    '',
+    '| group | metric | unit | idemkit | Powertools | ratio | target | |',
+    '| --- | --- | --- | ---: | ---: | ---: | --- | --- |',
+  );
+  for (const summary of results.summary) {
+    push(
+      `| ${summary.group} | ${summary.metric} | ${summary.unit} | ${format(summary.idemkit, summary.unit)} | ${format(summary.powertools, summary.unit)} | ${Number.isFinite(summary.ratio) ? summary.ratio.toFixed(2) : '∞'} | ${summary.target} | ${verdict(summary.met)} |`,
+    );
+  }
+  push(
+    '',
+    `Memory stayed bounded: idemkit ${memoryBounded(results.memory.idemkit)}; Powertools ${memoryBounded(results.memory.powertools)}.`,
+    '',
+    '## What each path sent',
+    '',
+    `Commands and outcomes of the first repeat. Write units of a failed conditional write are computed from item sizes (DynamoDB Local reports no ConsumedCapacity with a \`ConditionalCheckFailedException\`; DynamoDB charges the larger of the old and new item for PutItem). The size rule was checked against DynamoDB Local's own figure on ${results.paths.sizeCheck.matched} successful first writes: ${results.paths.sizeCheck.mismatched} disagreed.`,
+    '',
+    '| path | idemkit | Powertools | note |',
+    '| --- | --- | --- | --- |',
+  );
+  const describe = (side: Side, index: number) => {
+    const path = results.paths.paths[index];
+    const tally = path?.sides[side].tallies[0];
+    if (tally === undefined) return '';
+    const commands = Object.entries(tally.commands)
+      .map(([name, count]) => `${count}× ${name}`)
+      .join(', ');
+    return `${commands || 'no call'}; ${tally.wcu} WCU, ${tally.rcu} RCU → ${path?.sides[side].outcomes[0] ?? ''}`;
+  };
+  results.paths.paths.forEach((path, index) => {
+    push(
+      `| ${path.label} | ${describe('idemkit', index)} | ${describe('powertools', index)} | ${path.note ?? ''} |`,
+    );
+  });
+  push('', '## Bundles', '');
+  for (const side of SIDES) {
+    const bundle = results.bundles[side];
+    push(
+      `- ${side}: ${bundle.bytes.toLocaleString('en')} bytes (${bundle.gzipBytes.toLocaleString('en')} gzip). Largest inputs: ${bundle.topInputs
+        .map((input) => `${input.path} ${input.bytes.toLocaleString('en')}`)
+        .join(', ')}.`,
+    );
+  }
+  push(
+    '',
+    '## How to reproduce',
+    '',
+    '```sh',
+    'npm ci',
+    'npm run bench            # full run, about 10 minutes; needs java 17+ for DynamoDB Local',
+    'npm run bench -- --quick # smoke run, under 2 minutes',
+    '```',
+    '',
+    "The harness is in `bench/`: `run.ts` starts one DynamoDB Local and stops it on exit, Ctrl-C or error; each section runs in a fresh Node process (`bench/workers/`) with stdout sent to /dev/null, because idemkit's default telemetry writes a log line and an EMF metric per decision (part of the cost, not of the report).",
+    '',
+    '## The setup, and every setting that differs between the sides',
+    '',
+    '- **Same for both**: one Middy-wrapped handler (`createOrderHandler` in `bench/lib/sides.ts`) that parses the order and answers 201 with a body about as large as the request; API Gateway HTTP API v2 events built from `events/apigw-http-api-v2.json`; SQS records from `events/sqs-standard-batch.json`; one `DynamoDBClient` configuration (region, dummy credentials, endpoint, `maxAttempts: 3`), a separate client per side; record lifetime 24 h (`expiresAfterSeconds: 86400` on both; Powertools defaults to 1 h); local caches of 1000 entries when on.',
+    "- **Tables**: each library's recommended schema on the same server: idemkit `pk` (S) with TTL on `expiresAt`; Powertools `id` (S) with TTL on `expiration`. Both on-demand.",
+    '- **Key and request check**: idemkit keys on (org from the JWT claim, scope, `Idempotency-Key`) and fingerprints method, path, query and the canonical JSON body. Powertools gets the closest configuration: `eventKeyJmesPath` `[requestContext.authorizer.jwt.claims.org_id, headers."idempotency-key"]` and `payloadValidationJmesPath` `[requestContext.http.method, rawPath, rawQueryString, body]` (the raw body string: cheaper than idemkit\'s canonical JSON, and key order then matters).',
+    '- **Jobs**: idemkit `sqsJobs` (default concurrency 10) keyed on the org attribute and `invoiceId`; Powertools `makeIdempotent` inside `processPartialResponse` with `BatchProcessor` (parallel by default), `eventKeyJmesPath` `[messageAttributes.orgId.stringValue, powertools_json(body).invoiceId]`, `payloadValidationJmesPath` `powertools_json(body)`.',
+    "- **Waiting for a running duplicate**: idemkit defaults to a 2 s wait budget; Powertools cannot wait. The benchmark sets idemkit `waitBudgetMs: 0` everywhere so both answer a concurrent duplicate at once, and reports idemkit's default separately (informational).",
+    "- **Telemetry**: idemkit's default writes one Powertools Logger line and one EMF metric per decision; Powertools idempotency writes nothing. The headline overhead keeps idemkit's default; a second row shows it with `silentTelemetry`.",
+    '- **Result storage**: idemkit stores the response JSON, brotli-compressed above 4 KB; Powertools stores it as a DynamoDB map, uncompressed. Both are defaults.',
+    "- **Lock length**: idemkit `prod` defaults (lease 120 s, bounded by the Lambda's remaining time); Powertools uses the remaining time. No path here depends on it.",
+    '- **Fake DynamoDB** (sections 2 and 5): `bench/lib/fake-dynamodb.ts`, an SDK middleware that answers PutItem, GetItem, UpdateItem and DeleteItem in memory (condition expressions, `ALL_OLD` on failure) before serialization, identical for both. The memory run keeps only the newest 2000 items in the fake so that the fake does not grow.',
+    '- **Cold import**: `node -e "await import(bundle)"` in 20 fresh processes per side, alternated; the AWS SDK is external to the bundle (as on Lambda) and loaded from `node_modules`, once timed with the import and once loaded first, untimed.',
+    '',
+  );
+  const analysis = new URL('../analysis.md', import.meta.url);
+  if (existsSync(analysis)) push(readFileSync(analysis, 'utf8').trim(), '');
+  return `${lines.join('\n')}\n`;
+}

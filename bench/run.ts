@@ -1,0 +1,136 @@
+/**
+ * `npm run bench` (add `-- --quick` for a smoke run under 2 minutes): idemkit against Powertools
+ * idempotency, side by side, on one DynamoDB Local and one zero-latency fake. Writes `bench/results.json` and
+ * `docs/benchmarks.md`. Every DynamoDB Local it starts is stopped, also on Ctrl-C and on error.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { bundleSide, coldImports } from './lib/bundle.js';
+import { startBenchDynamoDB } from './lib/dynamodb-local.js';
+import { type BenchResults, renderMarkdown, summarize } from './lib/report.js';
+import { SIDES, type Side } from './lib/sides.js';
+import { runWorker, TMP_DIR } from './lib/worker.js';
+import type { MemoryInput, MemoryOutput } from './workers/memory.js';
+import type { OverheadInput, OverheadOutput } from './workers/overhead.js';
+import type { PathsInput, PathsOutput } from './workers/paths.js';
+import type { ThroughputInput, ThroughputOutput } from './workers/throughput.js';
+
+const quick = process.argv.includes('--quick');
+const PLAN = quick
+  ? {
+      pathRepeats: 2,
+      overhead: { rounds: 3, invocations: { '1': 300, '64': 60 }, bodiesKb: [1, 64] },
+      throughput: { concurrency: [1, 32], rounds: 2, durationMs: 1500 },
+      memory: { invocations: 10_000, checkpoints: [1_000, 5_000, 10_000] },
+      coldProcesses: 5,
+    }
+  : {
+      pathRepeats: 5,
+      overhead: { rounds: 7, invocations: { '1': 2000, '64': 300 }, bodiesKb: [1, 64] },
+      throughput: { concurrency: [1, 32], rounds: 5, durationMs: 6000 },
+      memory: { invocations: 100_000, checkpoints: [10_000, 50_000, 100_000] },
+      coldProcesses: 20,
+    };
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const log = (message: string) =>
+  console.log(`[bench ${((performance.now() - t0) / 1000).toFixed(0)} s] ${message}`);
+const t0 = performance.now();
+
+/** The installed version of a package; `''` for idemkit itself. */
+function version(name: string): string {
+  const file = name === '' ? `${root}package.json` : `${root}node_modules/${name}/package.json`;
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(TMP_DIR, { recursive: true });
+  mkdirSync(`${root}docs`, { recursive: true });
+  const loadAtStart = loadavg();
+  log(
+    `${quick ? 'quick' : 'full'} run; load average ${loadAtStart.map((value) => value.toFixed(2)).join(' ')}`,
+  );
+
+  const ddb = await startBenchDynamoDB();
+  let paths: PathsOutput;
+  let throughput: ThroughputOutput;
+  try {
+    log(`DynamoDB Local ${ddb.version} on ${ddb.endpoint}; round trips and write units per path`);
+    paths = await runWorker<PathsOutput>('paths', {
+      endpoint: ddb.endpoint,
+      repeats: PLAN.pathRepeats,
+    } satisfies PathsInput);
+    log('throughput and latency on DynamoDB Local');
+    throughput = await runWorker<ThroughputOutput>('throughput', {
+      endpoint: ddb.endpoint,
+      ...PLAN.throughput,
+    } satisfies ThroughputInput);
+  } finally {
+    await ddb.stop();
+    log('DynamoDB Local stopped');
+  }
+
+  log('in-process overhead on the zero-latency fake');
+  const overhead = await runWorker<OverheadOutput>('overhead', PLAN.overhead satisfies OverheadInput, [
+    '--expose-gc',
+  ]);
+
+  log('memory with the local cache on');
+  const memory = {} as Record<Side, MemoryOutput>;
+  for (const side of SIDES) {
+    memory[side] = await runWorker<MemoryOutput>('memory', { side, ...PLAN.memory } satisfies MemoryInput, [
+      '--expose-gc',
+    ]);
+  }
+
+  log('bundles and cold imports');
+  const bundles = { idemkit: await bundleSide('idemkit'), powertools: await bundleSide('powertools') };
+  const cold = coldImports(
+    { idemkit: bundles.idemkit.file, powertools: bundles.powertools.file },
+    PLAN.coldProcesses,
+  );
+
+  const results: BenchResults = {
+    generatedAt: new Date().toISOString(),
+    quick,
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memoryGb: Number((totalmem() / 1024 ** 3).toFixed(1)),
+      freeMemoryGbAtEnd: Number((freemem() / 1024 ** 3).toFixed(1)),
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: loadavg(),
+      node: process.version,
+      dynamoDBLocal: ddb.version,
+    },
+    versions: {
+      idemkit: version(''),
+      '@aws-lambda-powertools/idempotency': version('@aws-lambda-powertools/idempotency'),
+      '@aws-lambda-powertools/batch': version('@aws-lambda-powertools/batch'),
+      '@aws-sdk/client-dynamodb': version('@aws-sdk/client-dynamodb'),
+      '@middy/core': version('@middy/core'),
+      esbuild: version('esbuild'),
+    },
+    plan: PLAN,
+    paths,
+    overhead,
+    throughput,
+    memory,
+    bundles,
+    cold,
+    summary: [],
+  };
+  results.summary = summarize(results);
+  writeFileSync(`${root}bench/results.json`, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(`${root}docs/benchmarks.md`, renderMarkdown(results));
+  log('wrote bench/results.json and docs/benchmarks.md');
+  const missed = results.summary.filter((row) => row.met === false);
+  for (const row of missed)
+    log(`target missed: ${row.metric}: ratio ${row.ratio.toFixed(2)} (target ${row.target})`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
