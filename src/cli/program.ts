@@ -161,7 +161,8 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
         .option('--org <org>', 'the tenant (required)')
         .option('--scope <scope>', 'only this operation (default: all)')
         .option('--status <list>', `comma-separated: ${LIST_STATUSES.join(', ')} (default: all)`)
-        .option('--limit <n>', 'records to show at most', '100'),
+        .option('--limit <n>', 'records to show at most', '100')
+        .option('--page-size <n>', 'items each Scan page reads (default: up to 1 MB)'),
     ),
     'idemkit records list --table idempotency --org acme --status stuck,FAILED',
   ).action(wrap((flags) => listCommand(flags, io)));
@@ -189,7 +190,8 @@ export function buildProgram(io: Io, setCode: (code: number) => void): Command {
           'an IN_PROGRESS record past its lease by more than this is stuck',
           '15',
         )
-        .option('--max-dlq-depth <n>', 'messages allowed in the DLQ before the check fails', '0'),
+        .option('--max-dlq-depth <n>', 'messages allowed in the DLQ before the check fails', '0')
+        .option('--sqs-endpoint <url>', 'SQS endpoint when it differs from --endpoint (default: --endpoint)'),
     ),
     'idemkit doctor --table idempotency --queue orders --dlq orders-dlq',
   ).action(wrap((flags) => doctorCommand(flags, io)));

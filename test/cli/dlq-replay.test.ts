@@ -23,15 +23,16 @@ afterAll(async () => {
 function queuePair(options: { fifo?: boolean; redrive?: boolean } = {}) {
   const suffix = options.fifo === true ? '.fifo' : '';
   const id = randomUUID().slice(0, 8);
-  const fifo = options.fifo === true ? { FifoQueue: 'true' } : {};
+  const fifo: Record<string, string> = options.fifo === true ? { FifoQueue: 'true' } : {};
   const dlq = server.createQueue(`dlq-${id}${suffix}`, { attributes: fifo });
   const queue = server.createQueue(`jobs-${id}${suffix}`, {
-    attributes: {
-      ...fifo,
-      ...(options.redrive === false
-        ? {}
-        : { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: '3' }) }),
-    },
+    attributes:
+      options.redrive === false
+        ? fifo
+        : {
+            ...fifo,
+            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: '3' }),
+          },
   });
   return { dlq, queue };
 }

@@ -434,6 +434,8 @@ export async function peekCommand(dlq: string, flags: PeekFlags, io: Io): Promis
         .map((read) => read(message))
         .find((value) => typeof value === 'string' && value !== '');
       const sent = Number(message.Attributes?.SentTimestamp ?? now);
+      // The raw job key is never printed (PROTOCOL.md section 2): it is replaced wherever it appears.
+      const redact = (text: string) => (typeof key === 'string' ? text.split(key).join('<job key>') : text);
       return {
         id: message.MessageId ?? '',
         receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? '0'),
@@ -442,11 +444,13 @@ export async function peekCommand(dlq: string, flags: PeekFlags, io: Io): Promis
         attributes: Object.fromEntries(
           Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [
             name,
-            value.StringValue ?? `<${value.BinaryValue?.byteLength ?? 0} bytes ${value.DataType}>`,
+            value.StringValue === undefined
+              ? `<${value.BinaryValue?.byteLength ?? 0} bytes ${value.DataType}>`
+              : redact(value.StringValue),
           ]),
         ),
         jobKeyDigest: typeof key === 'string' ? keyDigest(key) : undefined,
-        bodyPreview: preview(message.Body ?? '', 120),
+        bodyPreview: preview(redact(message.Body ?? ''), 120),
       };
     });
     if (flags.json === true) {

@@ -39,6 +39,8 @@ export interface DoctorFlags extends CommonOptions {
   readonly dlq?: string;
   readonly stuckAfter: string;
   readonly maxDlqDepth: string;
+  /** SQS endpoint when it differs from `--endpoint` (local servers). */
+  readonly sqsEndpoint?: string;
 }
 
 /** TTL deletes expired items within about 48 hours; older expired records mean TTL is not working. */
@@ -72,9 +74,10 @@ export async function doctorCommand(flags: DoctorFlags, io: Io): Promise<number>
     ddb.destroy();
   }
   if (flags.dlq !== undefined) {
-    const sqs = sqsClient(flags);
+    const sqsFlags = { ...flags, endpoint: flags.sqsEndpoint ?? flags.endpoint };
+    const sqs = sqsClient(sqsFlags);
     try {
-      await checkQueues(sqs, flags, maxDepth, checks);
+      await checkQueues(sqs, sqsFlags, maxDepth, checks);
     } catch (error) {
       if (error instanceof CliError && error.exitCode === ExitCode.BadInput) {
         checks.push({
@@ -279,7 +282,7 @@ async function checkQueues(
     Number(dlq.attributes.ApproximateNumberOfMessagesNotVisible ?? '0');
   let oldest = '';
   if (depth > 0) {
-    // A sample: VisibilityTimeout 0 leaves the messages visible. SQS has no oldest-age attribute
+    // A sample; VisibilityTimeout 0 leaves the messages visible. SQS has no oldest-age attribute
     // outside CloudWatch's ApproximateAgeOfOldestMessage.
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({

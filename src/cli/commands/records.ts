@@ -192,6 +192,7 @@ export interface ListFlags extends CommonOptions {
   readonly scope?: string;
   readonly status?: string;
   readonly limit: string;
+  readonly pageSize?: string;
 }
 
 /**
@@ -203,6 +204,7 @@ export async function listCommand(flags: ListFlags, io: Io): Promise<number> {
   const org = validName('org', flags.org);
   const scope = flags.scope === undefined ? undefined : validName('scope', flags.scope);
   const limit = integerFlag('--limit', flags.limit, 1) ?? 100;
+  const pageSize = integerFlag('--page-size', flags.pageSize, 1);
   const statuses = (flags.status ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -226,7 +228,11 @@ export async function listCommand(flags: ListFlags, io: Io): Promise<number> {
     if (status === 'stuck') {
       values[':ip'] = { S: RecordStatus.InProgress };
       values[':nowMs'] = { N: String(now) };
-      alternatives.push('(#status = :ip AND leaseUntil < :nowMs)');
+      alternatives.push(
+        statuses.length > 1
+          ? '(#status = :ip AND leaseUntil < :nowMs)'
+          : '#status = :ip AND leaseUntil < :nowMs',
+      );
     } else if (status === 'expired') {
       values[':nowS'] = { N: String(Math.floor(now / 1000)) };
       alternatives.push('expiresAt < :nowS');
@@ -235,7 +241,9 @@ export async function listCommand(flags: ListFlags, io: Io): Promise<number> {
       alternatives.push(`#status = :${status}`);
     }
   }
-  const filter = `begins_with(pk, :prefix)${alternatives.length === 0 ? '' : ` AND (${alternatives.join(' OR ')})`}`;
+  // DynamoDB rejects redundant parentheses, so they are added only around an OR.
+  const either = alternatives.length > 1 ? `(${alternatives.join(' OR ')})` : alternatives[0];
+  const filter = `begins_with(pk, :prefix)${either === undefined ? '' : ` AND ${either}`}`;
   return withTable(flags, async (ddb) => {
     const records: IdempotencyRecord[] = [];
     let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
@@ -248,6 +256,7 @@ export async function listCommand(flags: ListFlags, io: Io): Promise<number> {
           ExpressionAttributeNames: alternatives.some((a) => a.includes('#status')) ? names : undefined,
           ExpressionAttributeValues: values,
           ExclusiveStartKey,
+          Limit: pageSize,
         }),
       );
       for (const item of page.Items ?? []) {
