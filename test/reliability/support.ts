@@ -5,7 +5,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,7 +29,8 @@ export function load(short: number, soak: number): number {
 
 /** Prints one measured line, so a run's figures can be copied into docs/reliability.md. */
 export function report(scenario: string, figures: Record<string, unknown>): void {
-  process.stderr.write(`[reliability] ${scenario} ${JSON.stringify({ soak: SOAK, ...figures })}\n`);
+  // Straight to fd 2: scenarios that capture process.stderr to search it for secrets must not swallow it.
+  writeSync(2, `[reliability] ${scenario} ${JSON.stringify({ soak: SOAK, ...figures })}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------------------
