@@ -6,6 +6,7 @@
 import { PlaygroundConfigError } from './config.js';
 import { formatDecision } from './decisions.js';
 import { type Playground, startPlayground } from './playground.js';
+import { removeState, writeState } from './state.js';
 
 const print = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -45,6 +46,8 @@ export function banner(playground: Playground): string[] {
     `idemkit dlq replay --from ${resources.deadLetterQueue.name} --endpoint ${endpoints.sqs} --dry-run`,
     `idemkit dlq replay --from ${resources.deadLetterQueue.name} --endpoint ${endpoints.sqs} --yes`,
     `idemkit records list --table ${resources.tableName} --org acme --endpoint ${endpoints.dynamodb}`,
+    '# run a handler against this playground and watch the replays',
+    'idemkit invoke infra/handlers/orders-api.ts events/apigw-http-api-v2.json --times 3 --concurrency 2',
     '',
     'Decisions appear below, one line each (digests only). Ctrl-C stops every server.',
   ];
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
   }
   playground.feed.on('decision', (record) => print(formatDecision(record)));
   for (const line of banner(playground)) print(line);
+  writeState({ pid: process.pid, url: playground.url, handlerEnvironment: playground.handlerEnvironment });
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -75,6 +79,7 @@ async function main(): Promise<void> {
     }
     stopping = true;
     print(`\n${signal}: stopping the playground...`);
+    removeState();
     playground
       .stop()
       .then(() => {

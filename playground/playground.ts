@@ -38,6 +38,8 @@ export interface Playground {
   readonly endpoints: { readonly dynamodb: string; readonly sqs: string };
   /** `dynamodb-local` or `dynalite`. */
   readonly dynamodbEngine: string;
+  /** The variables the handlers got: what another local tool needs to run a handler against this playground. */
+  readonly handlerEnvironment: Readonly<Record<string, string>>;
   /** Every idempotency decision the handlers logged, as they log them. */
   readonly feed: DecisionFeed;
   /** The worker's switches: flip `fixed` to deploy "the fix". */
@@ -92,18 +94,14 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     });
 
     // What the stack gives each function, pointed at the local servers. Nothing here can reach AWS.
-    Object.assign(process.env, {
+    const handlerEnvironment = {
       ...idempotencyEnvironment(config.settings, env),
-      AWS_REGION: LOCAL_CLIENT_CONFIG.region,
-      AWS_ACCESS_KEY_ID: LOCAL_CLIENT_CONFIG.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CLIENT_CONFIG.credentials.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqs.handlerEndpoint,
+      ...localAwsEnvironment(dynamodb.endpoint, sqs.handlerEndpoint),
       IDEMPOTENCY_TABLE: resources.tableName,
       INVOICE_JOBS_QUEUE_URL: sqs.handlerQueueUrl(resources.queue.url),
-      POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
-    });
+    };
+    Object.assign(process.env, handlerEnvironment);
     delete process.env.AWS_PROFILE;
     delete process.env.AWS_SESSION_TOKEN;
 
@@ -161,6 +159,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
       config,
       resources,
       endpoints: { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint },
+      handlerEnvironment,
       dynamodbEngine: dynamodb.engine,
       feed,
       toggles,
@@ -199,6 +198,25 @@ async function loadHandler<H>(service: string, path: string): Promise<H> {
     throw new Error(`Expected ${path} to export a \`handler\` function, got ${typeof module.handler}.`);
   }
   return module.handler;
+}
+
+/**
+ * The AWS variables of a handler that must only ever talk to local servers: dummy credentials, one region,
+ * and the endpoints of DynamoDB and SQS (SDK v3 reads `AWS_ENDPOINT_URL_<SERVICE>`). Metrics stay off:
+ * their EMF lines would only repeat the decision lines.
+ *
+ * @example
+ * Object.assign(process.env, localAwsEnvironment(dynamodbEndpoint, sqsEndpoint));
+ */
+export function localAwsEnvironment(dynamodbEndpoint: string, sqsEndpoint: string): Record<string, string> {
+  return {
+    AWS_REGION: LOCAL_CLIENT_CONFIG.region,
+    AWS_ACCESS_KEY_ID: LOCAL_CLIENT_CONFIG.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CLIENT_CONFIG.credentials.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+    AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
 }
 
 function localFunction(
