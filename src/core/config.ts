@@ -1,6 +1,7 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { CacheOptions } from './cache.js';
 import { IdempotencyConfigError } from './errors.js';
+import { assertValidName, MAX_NAME_LENGTH } from './keys.js';
 import type { Telemetry } from './telemetry.js';
 import type { Store } from './types.js';
 
@@ -115,13 +116,41 @@ export interface Settings {
   readonly strictFailClosed: boolean;
 }
 
-const positiveInt = z.number().int().positive();
-const nonNegativeInt = z.number().int().nonnegative();
+const positiveInt = z.int().check(z.positive());
+const nonNegativeInt = z.int().check(z.nonnegative());
+
+/** A zod schema for an option that must be a function. */
+export const functionSchema = z.custom<(...args: never[]) => unknown>(
+  (value) => typeof value === 'function',
+  {
+    message: 'a function',
+  },
+);
+
+const NAME_RULE = `1 to ${MAX_NAME_LENGTH} printable characters with no \`#\`, \`*\` or surrounding spaces`;
+
+function isValidName(field: 'org' | 'scope', value: unknown): boolean {
+  try {
+    assertValidName(field, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A zod schema for a `scope` option: it can lead a record key. Checked once at creation, not per call. */
+export const scopeSchema = z.custom<string>((value) => isValidName('scope', value), { message: NAME_RULE });
+
+/** A zod schema for an `org` option: a function of the input, or a constant that can lead a record key. */
+export const orgSchema = z.custom<string | ((...args: never[]) => unknown)>(
+  (value) => typeof value === 'function' || isValidName('org', value),
+  { message: `a function, or ${NAME_RULE}` },
+);
 
 /** The zod shape of {@link CommonOptions}; doors extend it with their own options. */
 export const commonOptionsShape = {
   store: z.custom<Store>(
-    (value) =>
+    (value: unknown) =>
       typeof value === 'object' &&
       value !== null &&
       ['claim', 'get', 'complete', 'release', 'renew'].every(
@@ -129,27 +158,27 @@ export const commonOptionsShape = {
       ),
     { message: 'a store (`new DynamoDBStore(...)` or `new MemoryStore()`)' },
   ),
-  environment: z.enum(ENVIRONMENTS).optional(),
-  mode: z.enum(MODES).optional(),
-  lockTtlSeconds: positiveInt.optional(),
-  expiresAfterSeconds: positiveInt.optional(),
-  waitBudgetMs: nonNegativeInt.optional(),
-  jitterMs: nonNegativeInt.optional(),
-  strictFailClosed: z.boolean().optional(),
-  cache: z
-    .union([
+  environment: z.optional(z.enum(ENVIRONMENTS)),
+  mode: z.optional(z.enum(MODES)),
+  lockTtlSeconds: z.optional(positiveInt),
+  expiresAfterSeconds: z.optional(positiveInt),
+  waitBudgetMs: z.optional(nonNegativeInt),
+  jitterMs: z.optional(nonNegativeInt),
+  strictFailClosed: z.optional(z.boolean()),
+  cache: z.optional(
+    z.union([
       z.boolean(),
-      z.strictObject({ maxEntries: nonNegativeInt.optional(), maxBytes: nonNegativeInt.optional() }),
-    ])
-    .optional(),
-  telemetry: z
-    .custom<Telemetry>(
+      z.strictObject({ maxEntries: z.optional(nonNegativeInt), maxBytes: z.optional(nonNegativeInt) }),
+    ]),
+  ),
+  telemetry: z.optional(
+    z.custom<Telemetry>(
       (value) =>
         typeof value === 'object' && value !== null && typeof (value as Telemetry).emit === 'function',
       { message: 'an object with an `emit(signal, facts)` method' },
-    )
-    .optional(),
-  clock: z.custom<() => number>((value) => typeof value === 'function', { message: 'a function' }).optional(),
+    ),
+  ),
+  clock: z.optional(functionSchema),
 };
 
 /**
@@ -159,8 +188,12 @@ export const commonOptionsShape = {
  * @example
  * const parsed = parseOptions(z.strictObject(commonOptionsShape), options, 'makeIdempotent');
  */
-export function parseOptions<T extends z.ZodType>(schema: T, options: unknown, where: string): z.infer<T> {
-  const parsed = schema.safeParse(options);
+export function parseOptions<T extends z.core.$ZodType>(
+  schema: T,
+  options: unknown,
+  where: string,
+): z.infer<T> {
+  const parsed = z.safeParse(schema, options);
   if (parsed.success) return parsed.data;
   throw new IdempotencyConfigError(
     parsed.error.issues.map((issue) => describeIssue(issue, options, where, schema)),
@@ -168,19 +201,29 @@ export function parseOptions<T extends z.ZodType>(schema: T, options: unknown, w
 }
 
 /** The option names a schema accepts at `path` (through optionals and unions), for did-you-mean. */
-function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  if (schema instanceof z.ZodOptional) return knownKeys(schema.unwrap() as z.ZodType, path);
-  if (schema instanceof z.ZodUnion) {
-    return (schema.options as z.ZodType[]).flatMap((option) => knownKeys(option, path));
-  }
-  if (!(schema instanceof z.ZodObject)) return [];
+function knownKeys(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  // Read the definitions zod's classic and mini schemas share, so either kind of schema works here.
+  const def = schema._zod.def as {
+    type: string;
+    innerType?: z.core.$ZodType;
+    options?: z.core.$ZodType[];
+    shape?: Record<PropertyKey, z.core.$ZodType | undefined>;
+  };
+  if (def.type === 'optional' && def.innerType !== undefined) return knownKeys(def.innerType, path);
+  if (def.type === 'union') return (def.options ?? []).flatMap((option) => knownKeys(option, path));
+  if (def.type !== 'object' || def.shape === undefined) return [];
   const [head, ...rest] = path;
-  if (head === undefined) return Object.keys(schema.shape);
-  const member = (schema.shape as Record<PropertyKey, z.ZodType | undefined>)[head];
+  if (head === undefined) return Object.keys(def.shape);
+  const member = def.shape[head];
   return member === undefined ? [] : knownKeys(member, rest);
 }
 
-function describeIssue(issue: z.core.$ZodIssue, options: unknown, where: string, schema: z.ZodType): string {
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  options: unknown,
+  where: string,
+  schema: z.core.$ZodType,
+): string {
   const name = issue.path.join('.');
   if (issue.code === 'unrecognized_keys') {
     // Suggest from the door's own options (`scope`, `key`...) and nested ones (`cache.maxEntries`).

@@ -1,5 +1,12 @@
-import { z } from 'zod';
-import { type CommonOptions, commonOptionsShape, parseOptions } from './config.js';
+import * as z from 'zod/mini';
+import {
+  type CommonOptions,
+  commonOptionsShape,
+  functionSchema,
+  orgSchema,
+  parseOptions,
+  scopeSchema,
+} from './config.js';
 import { buildEngine } from './door.js';
 import type { Lease } from './engine.js';
 import {
@@ -9,7 +16,6 @@ import {
   IdempotencyStoreError,
 } from './errors.js';
 import { canonicalJson, defaultArgumentsFingerprint, fingerprintOf, isLambdaContext } from './fingerprint.js';
-import { assertValidName, MAX_NAME_LENGTH } from './keys.js';
 
 /**
  * Options of {@link makeIdempotent}.
@@ -32,31 +38,12 @@ export interface MakeIdempotentOptions<Args extends unknown[]> extends CommonOpt
   readonly fingerprint?: (...args: Args) => unknown;
 }
 
-const fn = z.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', {
-  message: 'a function',
-});
-
-const NAME_RULE = `1 to ${MAX_NAME_LENGTH} printable characters with no \`#\`, \`*\` or surrounding spaces`;
-
-/** Whether `value` can lead a record key (a scope, or a constant org); checked at creation, not per call. */
-function isValidName(field: 'org' | 'scope', value: unknown): boolean {
-  try {
-    assertValidName(field, value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const schema = z.strictObject({
   ...commonOptionsShape,
-  scope: z.custom<string>((value) => isValidName('scope', value), { message: NAME_RULE }),
-  org: z.custom<string | ((...args: unknown[]) => string)>(
-    (value) => typeof value === 'function' || isValidName('org', value),
-    { message: `a function of the arguments, or ${NAME_RULE}` },
-  ),
-  key: fn,
-  fingerprint: fn.optional(),
+  scope: scopeSchema,
+  org: orgSchema,
+  key: functionSchema,
+  fingerprint: z.optional(functionSchema),
 });
 
 /**

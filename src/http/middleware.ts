@@ -1,8 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareObj, Request } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
-import { type CommonOptions, commonOptionsShape, parseOptions, readListVariable } from '../core/config.js';
+import * as z from 'zod/mini';
+import {
+  type CommonOptions,
+  commonOptionsShape,
+  functionSchema,
+  orgSchema,
+  parseOptions,
+  readListVariable,
+  scopeSchema,
+} from '../core/config.js';
 import { buildEngine } from '../core/door.js';
 import type { Decision, Lease } from '../core/engine.js';
 import { IdempotencyConfigError, IdempotencyStoreError } from '../core/errors.js';
@@ -93,19 +101,16 @@ export interface HttpIdempotencyOptions<TEvent = unknown> extends CommonOptions 
   readonly storeResponse?: StoreResponseOptions;
 }
 
-const fn = z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', {
-  message: 'a function',
-});
 const schema = z.strictObject({
   ...commonOptionsShape,
-  org: z.union([z.string(), fn]),
-  scope: z.string().optional(),
-  enforceMethods: z.array(z.string()).optional(),
-  excludePaths: z.array(z.string()).optional(),
-  fingerprint: fn.optional(),
-  storeResponse: z
-    .strictObject({ statusCodes: fn.optional(), omitHeaders: z.array(z.string()).optional() })
-    .optional(),
+  org: orgSchema,
+  scope: z.optional(scopeSchema),
+  enforceMethods: z.optional(z.array(z.string())),
+  excludePaths: z.optional(z.array(z.string())),
+  fingerprint: z.optional(functionSchema),
+  storeResponse: z.optional(
+    z.strictObject({ statusCodes: z.optional(functionSchema), omitHeaders: z.optional(z.array(z.string())) }),
+  ),
 });
 
 interface RequestState {
@@ -133,7 +138,6 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
   options: HttpIdempotencyOptions<TEvent>,
 ): MiddlewareObj<TEvent, TResult> {
   parseOptions(schema, options, 'httpIdempotency');
-  if (options.scope !== undefined) assertValidOption(() => assertValidName('scope', options.scope));
   const engine = buildEngine(options);
   const enforceMethods = readMethods(options.enforceMethods);
   const isExcluded = globMatcher(
@@ -349,16 +353,6 @@ function globMatcher(globs: readonly string[]): (path: string) => boolean {
       ),
   );
   return (path) => patterns.some((pattern) => pattern.test(path));
-}
-
-function assertValidOption(check: () => void): void {
-  try {
-    check();
-  } catch (error) {
-    throw new IdempotencyConfigError([
-      `${(error as Error).message} Fix the \`scope\` option of \`httpIdempotency\`.`,
-    ]);
-  }
 }
 
 const lower = (name: string) => name.toLowerCase();

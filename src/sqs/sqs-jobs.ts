@@ -1,6 +1,13 @@
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
-import { type CommonOptions, commonOptionsShape, parseOptions } from '../core/config.js';
+import * as z from 'zod/mini';
+import {
+  type CommonOptions,
+  commonOptionsShape,
+  functionSchema,
+  orgSchema,
+  parseOptions,
+  scopeSchema,
+} from '../core/config.js';
 import { buildEngine } from '../core/door.js';
 import type { IdempotencyEngine, Lease } from '../core/engine.js';
 import { IdempotencyConfigError, IdempotencyStoreError } from '../core/errors.js';
@@ -77,21 +84,17 @@ export type SqsJobsHandler = (event: SQSEvent, context: Context) => Promise<SQSB
 export const DEFAULT_CONCURRENCY = 10;
 const MAX_CONCURRENCY = 1000;
 
-const fn = z.custom<(...args: unknown[]) => unknown>((value) => typeof value === 'function', {
-  message: 'a function',
-});
-
 const schema = z.strictObject({
   ...commonOptionsShape,
-  scope: z.string(),
-  org: z.union([z.string(), fn]),
-  jobKey: fn,
-  processRecord: fn,
-  fingerprint: fn.optional(),
-  concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional(),
-  renewEvery: z.number().int().positive().optional(),
-  isPermanentError: fn.optional(),
-  onFirstCompletion: fn.optional(),
+  scope: scopeSchema,
+  org: orgSchema,
+  jobKey: functionSchema,
+  processRecord: functionSchema,
+  fingerprint: z.optional(functionSchema),
+  concurrency: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_CONCURRENCY))),
+  renewEvery: z.optional(z.int().check(z.positive())),
+  isPermanentError: z.optional(functionSchema),
+  onFirstCompletion: z.optional(functionSchema),
 });
 
 /** What became of one record: acknowledged, or reported in `batchItemFailures`. */
@@ -116,11 +119,6 @@ type Outcome = 'ack' | 'fail';
  */
 export function sqsJobs<Result = unknown>(options: SqsJobsOptions<Result>): SqsJobsHandler {
   parseOptions(schema, options, 'sqsJobs');
-  try {
-    assertValidName('scope', options.scope);
-  } catch (error) {
-    throw new IdempotencyConfigError([(error as Error).message]);
-  }
   const engine = buildEngine(options);
   const lockTtlMs = engine.settings.lockTtlSeconds * 1000;
   const renewEveryMs = options.renewEvery ?? Math.floor(lockTtlMs / 3);

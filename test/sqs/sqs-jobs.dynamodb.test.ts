@@ -249,7 +249,9 @@ describe('bounded concurrency', () => {
     expect(() => build({ concurency: 3 } as Partial<SqsJobsOptions>)).toThrow(
       /Unknown option `concurency`.*did you mean `concurrency`/,
     );
-    expect(() => build({ scope: 'send#invoice' })).toThrow(/Expected `scope` to be printable/);
+    expect(() => build({ scope: 'send#invoice' })).toThrow(
+      /Expected `scope` of `sqsJobs` to be .*printable.*got 'send#invoice'/,
+    );
   });
 });
 
