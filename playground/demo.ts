@@ -49,7 +49,7 @@ async function main(): Promise<number> {
   });
   playground.feed.on('decision', (record) => print(`    · ${formatDecision(record)}`));
   print(
-    `Ready in ${playground.readyAfterMs} ms at ${playground.url} (DynamoDB: ${playground.dynamodbEngine}).`,
+    `Ready in ${playground.readyAfterMs} ms at ${playground.url} (DynamoDB: ${playground.dynamodbEngine} ${playground.endpoints.dynamodb}, SQS: ${playground.endpoints.sqs}).`,
   );
 
   const sqs = new SQSClient({ ...LOCAL_CLIENT_CONFIG, endpoint: playground.endpoints.sqs });

@@ -46,6 +46,7 @@ export function banner(playground: Playground): string[] {
     `idemkit dlq replay --from ${resources.deadLetterQueue.name} --endpoint ${endpoints.sqs} --dry-run`,
     `idemkit dlq replay --from ${resources.deadLetterQueue.name} --endpoint ${endpoints.sqs} --yes`,
     `idemkit records list --table ${resources.tableName} --org acme --endpoint ${endpoints.dynamodb}`,
+    `idemkit doctor --table ${resources.tableName} --queue ${resources.queue.name} --dlq ${resources.deadLetterQueue.name} --endpoint ${endpoints.dynamodb} --sqs-endpoint ${endpoints.sqs}`,
     '# run a handler against this playground and watch the replays',
     'idemkit invoke infra/handlers/orders-api.ts events/apigw-http-api-v2.json --times 3 --concurrency 2',
     '',
