@@ -11,7 +11,7 @@ import {
 import { buildEngine } from '../core/door.js';
 import type { IdempotencyEngine, Lease } from '../core/engine.js';
 import { IdempotencyConfigError, IdempotencyStoreError } from '../core/errors.js';
-import { assertValidName, digestOf, recordKey } from '../core/keys.js';
+import { digestOf, recordKey } from '../core/keys.js';
 import { Signal, type SignalFacts } from '../core/telemetry.js';
 import { RecordStatus } from '../core/types.js';
 import { identifyJob, type JobIdentity } from './identify.js';
