@@ -72,13 +72,15 @@ async function main(): Promise<void> {
   for (const line of banner(playground)) print(line);
   writeState({ pid: process.pid, url: playground.url, handlerEnvironment: playground.handlerEnvironment });
 
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const shutdown = (signal: string) => {
-    if (stopping) {
-      // A second Ctrl-C: do not wait; the exit handler still kills DynamoDB Local.
-      process.exit(130);
+    if (stoppingSince !== undefined) {
+      // Under `npm start`, one Ctrl-C arrives twice (from the terminal, and relayed by tsx): only a second
+      // press, a moment later, means "do not wait" (the exit handler still kills DynamoDB Local).
+      if (Date.now() - stoppingSince > 1000) process.exit(130);
+      return;
     }
-    stopping = true;
+    stoppingSince = Date.now();
     print(`\n${signal}: stopping the playground...`);
     removeState();
     playground
