@@ -1,8 +1,9 @@
 /**
  * `npm run bench` (add `-- --quick` for a smoke run under 2 minutes): idemkit against Powertools
  * idempotency, side by side, on one DynamoDB Local and one zero-latency fake. Writes `bench/results.json` and
- * `docs/benchmarks.md`. Every DynamoDB Local it starts is stopped, also on Ctrl-C and on error.
+ * `docs/benchmarks.md` (`-- --report-only` re-renders the note from the JSON). Every DynamoDB Local it starts is stopped, also on Ctrl-C and on error.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +43,19 @@ const t0 = performance.now();
 function version(name: string): string {
   const file = name === '' ? `${root}package.json` : `${root}node_modules/${name}/package.json`;
   return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+/** The commit measured, and whether `src/` had uncommitted changes (other engineers work in the same tree). */
+function treeState(): { commit: string; srcChanges: string[] } {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+  try {
+    return {
+      commit: git('rev-parse', '--short', 'HEAD'),
+      srcChanges: git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean),
+    };
+  } catch {
+    return { commit: 'unknown', srcChanges: [] };
+  }
 }
 
 async function main(): Promise<void> {
@@ -112,6 +126,7 @@ async function main(): Promise<void> {
       '@middy/core': version('@middy/core'),
       esbuild: version('esbuild'),
     },
+    tree: treeState(),
     plan: PLAN,
     paths,
     overhead,
@@ -130,7 +145,18 @@ async function main(): Promise<void> {
     log(`target missed: ${row.metric}: ratio ${row.ratio.toFixed(2)} (target ${row.target})`);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+/** `--report-only`: re-render docs/benchmarks.md from bench/results.json (after editing bench/analysis.md). */
+function reportOnly(): void {
+  const results = JSON.parse(readFileSync(`${root}bench/results.json`, 'utf8')) as BenchResults;
+  results.summary = summarize(results);
+  writeFileSync(`${root}bench/results.json`, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(`${root}docs/benchmarks.md`, renderMarkdown(results));
+  log('re-rendered the summary and docs/benchmarks.md from bench/results.json');
+}
+
+(process.argv.includes('--report-only') ? Promise.resolve().then(reportOnly) : main()).catch(
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);
