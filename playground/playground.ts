@@ -84,7 +84,11 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     }
   };
   try {
+    // The handlers' libraries load while the servers boot (DynamoDB Local's JVM takes seconds); the
+    // handler modules themselves load after, because they read their environment at import, as in Lambda.
+    const warm = warmHandlerLibraries();
     const [dynamodb, sqs] = await startServers(config, log, cleanups);
+    await warm;
     const resources = await createResources({
       settings: config.settings,
       dynamodbEndpoint: dynamodb.endpoint,
@@ -180,7 +184,11 @@ async function startServers(
   cleanups: (() => Promise<void>)[],
 ): Promise<[LocalDynamoDB, LocalSqs]> {
   const [dynamodb, sqs] = await Promise.allSettled([
-    startLocalDynamoDB({ engine: config.dynamodb, onWarning: (message) => log(`warning: ${message}`) }),
+    startLocalDynamoDB({
+      engine: config.dynamodb,
+      quickStart: true,
+      onWarning: (message) => log(`warning: ${message}`),
+    }),
     startSqs(),
   ]);
   if (dynamodb.status === 'fulfilled') cleanups.push(() => dynamodb.value.stop());
@@ -188,6 +196,18 @@ async function startServers(
   if (dynamodb.status === 'rejected') throw dynamodb.reason;
   if (sqs.status === 'rejected') throw sqs.reason;
   return [dynamodb.value, sqs.value];
+}
+
+/** Loads what the reference handlers import, none of which reads the environment at import. */
+async function warmHandlerLibraries(): Promise<void> {
+  await Promise.all([
+    import('@middy/core'),
+    import('@aws-sdk/client-dynamodb'),
+    import('@aws-sdk/client-sqs'),
+    import('../src/http/index.js'),
+    import('../src/sqs/index.js'),
+    import('../src/stores/dynamodb.js'),
+  ]);
 }
 
 /** Imports a reference handler as Lambda would at cold start, with its own service name in the logs. */

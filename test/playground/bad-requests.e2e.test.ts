@@ -44,6 +44,16 @@ describe('npm start, when Java is missing and requests are bad', () => {
     expect(dynamodb).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
+  it('prints the curl commands and the idemkit commands for its own endpoints', () => {
+    const output = playground.output();
+    expect(output).toContain(`curl -i -X POST ${url}/orders -H 'Authorization: Bearer dev:acme'`);
+    expect(output).toContain(`curl -s -X POST ${url}/_playground/latency`);
+    expect(output).toContain(
+      `idemkit dlq replay --from idemkit-dev-invoice-jobs-dlq --endpoint ${sqs} --yes`,
+    );
+    expect(output).toContain(`idemkit dlq peek idemkit-dev-invoice-jobs-dlq --endpoint ${sqs}`);
+  });
+
   it('enforces by default', () => {
     expect(playground.output()).toMatch(/mode enforce \(IDEMPOTENCY_MODE\)/);
   });
