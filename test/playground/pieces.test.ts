@@ -13,6 +13,7 @@ import {
   parseLogLine,
 } from '../../playground/decisions.js';
 import { upgradeLegacyJob, withLegacyJobFix } from '../../playground/worker.js';
+import { createTelemetry, Signal } from '../../src/core/telemetry.js';
 
 describe('playground settings', () => {
   it("take the table and queue settings from the reference stack's stage", () => {
@@ -84,6 +85,37 @@ describe('decision lines', () => {
     expect(line).toBe(
       '20:00:00.000 create-order        waited            org=acme key#Qm9vX1kP2a… waited for the first one to finish (waitedMs=812 outcome=replay)',
     );
+  });
+
+  it("are read from the library's own telemetry, so a change of its log shape breaks this test", () => {
+    const feed = new DecisionFeed();
+    const previous = process.env.POWERTOOLS_METRICS_DISABLED;
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    const restore = captureHandlerLogs(feed);
+    try {
+      createTelemetry().emit(Signal.InProgress, {
+        mode: 'enforce',
+        scope: 'create-order',
+        org: 'acme',
+        keyDigest: 'digest-1',
+        correlationId: 'c-1',
+        detail: { retryAfterSeconds: 3 },
+      });
+    } finally {
+      restore();
+      if (previous === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
+      else process.env.POWERTOOLS_METRICS_DISABLED = previous;
+    }
+    expect(feed.decisions).toHaveLength(1);
+    expect(feed.decisions[0]).toMatchObject({
+      signal: 'in_progress',
+      scope: 'create-order',
+      mode: 'enforce',
+      org: 'acme',
+      keyDigest: 'digest-1',
+      correlationId: 'c-1',
+      detail: { retryAfterSeconds: 3 },
+    });
   });
 
   it('replace the raw JSON on stdout, while other output passes through', () => {
