@@ -8,6 +8,9 @@ import { createHash } from 'node:crypto';
  * canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }); // '{"a":[2,{"c":4,"d":3}],"b":1}'
  */
 export function canonicalJson(value: unknown): string {
+  // The same sorted copy for the same object, so JSON.stringify's own cycle check sees a cycle and throws
+  // a TypeError (fresh copies would recurse until the stack overflows).
+  const copies = new WeakMap<object, Record<string, unknown>>();
   return (
     JSON.stringify(value, (_key, member: unknown) => {
       if (typeof member === 'bigint') return member.toString();
@@ -15,7 +18,10 @@ export function canonicalJson(value: unknown): string {
       if (ArrayBuffer.isView(member))
         return Buffer.from(member.buffer, member.byteOffset, member.byteLength).toString('base64');
       // A null prototype, so a `__proto__` member (JSON.parse makes it an own property) is kept, not dropped.
+      const known = copies.get(member);
+      if (known !== undefined) return known;
       const sorted: Record<string, unknown> = Object.create(null);
+      copies.set(member, sorted);
       for (const name of Object.keys(member).sort()) sorted[name] = (member as Record<string, unknown>)[name];
       return sorted;
     }) ?? 'undefined'

@@ -58,10 +58,10 @@ export interface TelemetryOptions {
    */
   readonly logger?: Logger;
   /**
-   * The Powertools metrics instance to emit to.
-   * @default a new `Metrics` with namespace `idemkit` (or `POWERTOOLS_METRICS_NAMESPACE`)
+   * The CloudWatch namespace of the EMF metrics.
+   * @default `POWERTOOLS_METRICS_NAMESPACE`, else 'idemkit'
    */
-  readonly metrics?: Metrics;
+  readonly namespace?: string;
 }
 
 const WARNINGS = new Set<Signal>([
@@ -81,9 +81,24 @@ const WARNINGS = new Set<Signal>([
 export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
   const logger =
     options.logger ?? new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'idemkit' });
-  const metrics =
-    options.metrics ??
-    new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'idemkit', serviceName: 'idemkit' });
+  const namespace = options.namespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'idemkit';
+  // One single-metric emitter per (mode, scope), made once: `Metrics.singleMetric()` builds a new instance
+  // and a new Console per call, which cost ~90 µs and leaked ~7 KB per signal (bench: 961 MB RSS after 100k).
+  const emitters = new Map<string, Metrics>();
+  const emitterFor = (mode: string, scope: string): Metrics => {
+    const id = `${mode}\u0000${scope}`;
+    let emitter = emitters.get(id);
+    if (emitter === undefined) {
+      emitter = new Metrics({
+        namespace,
+        serviceName: 'idemkit',
+        singleMetric: true,
+        defaultDimensions: { mode, scope },
+      });
+      emitters.set(id, emitter);
+    }
+    return emitter;
+  };
   return {
     emit(signal, facts) {
       const line = {
@@ -98,9 +113,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       if (signal === Signal.StoreError) logger.error(`idempotency ${signal}`, line);
       else if (WARNINGS.has(signal)) logger.warn(`idempotency ${signal}`, line);
       else logger.info(`idempotency ${signal}`, line);
-      const single = metrics.singleMetric();
-      single.addDimensions({ mode: facts.mode, scope: facts.scope });
-      single.addMetric(signal, MetricUnit.Count, 1);
+      emitterFor(facts.mode, facts.scope).addMetric(signal, MetricUnit.Count, 1);
     },
     warn(message) {
       logger.warn(message);

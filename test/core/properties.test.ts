@@ -211,3 +211,11 @@ describe('fingerprintOf', () => {
     );
   });
 });
+
+describe('canonicalJson on a cycle', () => {
+  it('throws a TypeError before any side effect, as JSON.stringify does', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    expect(() => canonicalJson(cyclic)).toThrow(TypeError);
+  });
+});
