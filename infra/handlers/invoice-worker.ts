@@ -17,10 +17,11 @@ import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 
 interface InvoiceJob {
   readonly invoiceId: string;
-  readonly orderId: string;
+  /** Set by the orders API; jobs from other producers may carry none. */
+  readonly orderId?: string;
 }
 
-/** A job no retry can fix (a malformed body): the record is marked failed and its message goes to the DLQ. */
+/** A job no retry can fix (the provider rejects the invoice id): the record is marked failed and its message goes to the DLQ. */
 class InvalidInvoiceJobError extends Error {
   override name = 'InvalidInvoiceJobError';
 }
@@ -43,7 +44,7 @@ export const handler = sqsJobs({
   jobKey: (record) => readJob(record)?.invoiceId,
   processRecord: async (record) => {
     const job = readJob(record);
-    if (job === undefined) throw new InvalidInvoiceJobError('Expected a body {"invoiceId","orderId"}.');
+    if (job === undefined) throw new InvalidInvoiceJobError('Expected a body {"invoiceId", "orderId"?}.');
     return sendInvoiceEmail(job);
   },
   isPermanentError: (error) => error instanceof InvalidInvoiceJobError,
@@ -51,13 +52,21 @@ export const handler = sqsJobs({
 
 /** Stands in for the mail provider; pass `invoiceId` as its own idempotency key where it takes one. */
 async function sendInvoiceEmail(job: InvoiceJob): Promise<{ invoiceId: string; sentAt: string }> {
+  if (!job.invoiceId.startsWith('inv-')) {
+    throw new InvalidInvoiceJobError(
+      'Expected an invoice id starting with `inv-`; the provider rejects others.',
+    );
+  }
   return { invoiceId: job.invoiceId, sentAt: new Date().toISOString() };
 }
 
 function readJob(record: SQSRecord): InvoiceJob | undefined {
   try {
     const body = JSON.parse(record.body) as Partial<InvoiceJob> | null;
-    if (typeof body?.invoiceId === 'string' && typeof body.orderId === 'string') {
+    if (
+      typeof body?.invoiceId === 'string' &&
+      (body.orderId === undefined || typeof body.orderId === 'string')
+    ) {
       return { invoiceId: body.invoiceId, orderId: body.orderId };
     }
   } catch {

@@ -101,7 +101,28 @@ describe('infra/handlers/invoice-worker.ts', () => {
     expect(redelivered.batchItemFailures).toEqual([]);
 
     const { Items = [] } = await client.send(new ScanCommand({ TableName: tableName }));
-    const jobs = Items.filter((item) => item.pk?.S?.startsWith('acme#send-invoice-email#'));
-    expect(jobs.map((item) => item.status?.S)).toEqual(['COMPLETED']);
+    const jobs = Items.filter(
+      (item) => item.body === undefined && item.pk?.S?.startsWith('acme#send-invoice-email#'),
+    );
+    expect(jobs.filter((item) => item.status?.S === 'COMPLETED')).toHaveLength(1);
+  });
+
+  it('runs the sample batch in events/ (jobs without an orderId) and acknowledges every record', async () => {
+    const result = await worker(fixture('sqs-standard-batch.json') as SQSEvent, context);
+    expect(result.batchItemFailures).toEqual([]);
+  });
+
+  it('marks an invoice the provider rejects FAILED, so its redeliveries fail without running', async () => {
+    const body = JSON.stringify({ invoiceId: 'bad-7' });
+    expect((await worker({ Records: [jobRecord('m-10', body)] }, context)).batchItemFailures).toEqual([
+      { itemIdentifier: 'm-10' },
+    ]);
+    expect((await worker({ Records: [jobRecord('m-11', body)] }, context)).batchItemFailures).toEqual([
+      { itemIdentifier: 'm-11' },
+    ]);
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: tableName }));
+    const failed = Items.filter((item) => item.status?.S === 'FAILED');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.attempt?.N).toBe('1');
   });
 });
