@@ -101,10 +101,8 @@ describe('infra/handlers/invoice-worker.ts', () => {
     expect(redelivered.batchItemFailures).toEqual([]);
 
     const { Items = [] } = await client.send(new ScanCommand({ TableName: tableName }));
-    const jobs = Items.filter(
-      (item) => item.body === undefined && item.pk?.S?.startsWith('acme#send-invoice-email#'),
-    );
-    expect(jobs.filter((item) => item.status?.S === 'COMPLETED')).toHaveLength(1);
+    const jobs = Items.filter((item) => item.pk?.S?.startsWith('acme#send-invoice-email#'));
+    expect(jobs.map((item) => item.status?.S)).toEqual(['COMPLETED']);
   });
 
   it('runs the sample batch in events/ (jobs without an orderId) and acknowledges every record', async () => {
