@@ -66,6 +66,10 @@ export interface EngineOptions {
 
 const FIRST_POLL_MS = 25;
 const MAX_POLL_MS = 500;
+// Store errors on complete and release are retried this often (after the SDK's own retries), from 25 ms
+// doubling: a record left IN_PROGRESS after the side effect would let a later retry run it again.
+const SETTLE_RETRIES = 3;
+const SETTLE_BACKOFF_MS = 25;
 // Keep this much of the Lambda's remaining time for answering after a wait.
 const WAIT_SAFETY_MS = 500;
 
@@ -199,8 +203,12 @@ export class IdempotencyEngine {
       completedAt,
       expiresAt: lease.expiresAt,
     };
-    const completed = await this.#call('complete', facts, () =>
-      this.store.complete(lease.pk, lease.token, update),
+    const completed = await this.#settle(
+      'complete',
+      facts,
+      lease,
+      () => this.store.complete(lease.pk, lease.token, update),
+      (record) => record?.leaseToken === lease.token && record.status === status,
     );
     if (!completed) {
       this.telemetry.emit(Signal.LeaseLost, { ...facts, detail: { during: 'complete' } });
@@ -231,7 +239,13 @@ export class IdempotencyEngine {
    */
   async release(lease: Lease, options: { readonly correlationId?: string } = {}): Promise<boolean> {
     const facts = this.#leaseFacts(lease, options.correlationId);
-    const released = await this.#call('release', facts, () => this.store.release(lease.pk, lease.token));
+    const released = await this.#settle(
+      'release',
+      facts,
+      lease,
+      () => this.store.release(lease.pk, lease.token),
+      (record) => record?.leaseToken !== lease.token,
+    );
     this.telemetry.emit(released ? Signal.Released : Signal.LeaseLost, {
       ...facts,
       detail: { during: 'release' },
@@ -336,6 +350,30 @@ export class IdempotencyEngine {
       keyDigest: digestOf(lease.pk),
       correlationId,
     };
+  }
+
+  /**
+   * A fenced write after the side effect (complete, release), retried on store errors: the record must not
+   * stay `IN_PROGRESS` once the operation ran (PROTOCOL.md section 3). When a retry's condition fails after an
+   * attempt that errored, one consistent read tells whether that attempt was applied behind a timeout.
+   */
+  async #settle(
+    operation: string,
+    facts: SignalFacts,
+    lease: Lease,
+    write: () => Promise<boolean>,
+    applied: (record: IdempotencyRecord | undefined) => boolean,
+  ): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const written = await this.#call(operation, facts, write);
+        if (written || attempt === 0) return written;
+        return applied(await this.#call('get', facts, () => this.store.get(lease.pk)));
+      } catch (error) {
+        if (attempt >= SETTLE_RETRIES) throw error;
+        await sleep(SETTLE_BACKOFF_MS * 2 ** attempt + Math.random() * this.settings.jitterMs);
+      }
+    }
   }
 
   async #call<T>(operation: string, facts: SignalFacts, run: () => Promise<T>): Promise<T> {
