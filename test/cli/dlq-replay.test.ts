@@ -45,6 +45,16 @@ function inflight(name: string) {
   return server.inspectQueue(name)?.messages.inflight ?? [];
 }
 
+/**
+ * Runs `idemkit dlq replay --from <from> [--to <to>] --endpoint <via> ...flags`: the argument list every test
+ * here starts with, so a test names only its queues and the flags it is about. `to` undefined leaves `--to`
+ * out; `via` is fauxqs unless a test puts a proxy in front of it.
+ */
+function replay(from: string, to: string | undefined, flags: readonly string[] = [], via = endpoint) {
+  const destination = to === undefined ? [] : ['--to', to];
+  return idemkit(['dlq', 'replay', '--from', from, ...destination, '--endpoint', via, ...flags]);
+}
+
 function jobs(count: number, prefix = 'job') {
   return Array.from({ length: count }, (_, i) => ({
     MessageBody: JSON.stringify({
@@ -62,22 +72,12 @@ describe('dlq replay moves every selected message exactly once', () => {
     await seed(sqs, dlq.queueUrl, jobs(1000));
     const proxy = await startFaultProxy(endpoint);
     try {
-      const result = await idemkit([
-        'dlq',
-        'replay',
-        '--from',
+      const result = await replay(
         dlq.queueName,
-        '--to',
         queue.queueName,
-        '--endpoint',
+        ['--yes', '--json', '--wait', '1', '--replay-id', 'replay-1000'],
         proxy.endpoint,
-        '--yes',
-        '--json',
-        '--wait',
-        '1',
-        '--replay-id',
-        'replay-1000',
-      ]);
+      );
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       const summary = result.json<{
@@ -133,20 +133,7 @@ describe('dlq replay moves every selected message exactly once', () => {
       ),
     );
     const originals = ready(dlq.queueName);
-    const result = await idemkit([
-      'dlq',
-      'replay',
-      '--from',
-      dlq.queueName,
-      '--to',
-      queue.queueName,
-      '--endpoint',
-      endpoint,
-      '--yes',
-      '--wait',
-      '1',
-      '--json',
-    ]);
+    const result = await replay(dlq.queueName, queue.queueName, ['--yes', '--wait', '1', '--json']);
     expect(result.code).toBe(0);
     expect(result.json()).toMatchObject({ selected: 9, moved: 9 });
     const moved = ready(queue.queueName);
@@ -182,22 +169,9 @@ describe('dlq replay moves every selected message exactly once', () => {
         MessageDeduplicationId: group,
       })),
     );
-    const args = [
-      'dlq',
-      'replay',
-      '--from',
-      dlq.queueName,
-      '--to',
-      queue.queueName,
-      '--endpoint',
-      endpoint,
-      '--keep',
-      '--wait',
-      '1',
-      '--json',
-    ];
-    const first = await idemkit(args);
-    const second = await idemkit(args);
+    const once = () => replay(dlq.queueName, queue.queueName, ['--keep', '--wait', '1', '--json']);
+    const first = await once();
+    const second = await once();
     expect(first.json()).toMatchObject({ selected: 4, moved: 4 });
     expect(second.json()).toMatchObject({ selected: 4, moved: 4 });
     expect(
@@ -213,15 +187,7 @@ describe('dlq replay selects with --filter, --max, --dry-run and --keep', () => 
   it('moves only the messages the filter selects and leaves the rest visible in the DLQ', async () => {
     const { dlq, queue } = queuePair();
     await seed(sqs, dlq.queueUrl, jobs(30));
-    const result = await idemkit([
-      'dlq',
-      'replay',
-      '--from',
-      dlq.queueUrl,
-      '--to',
-      queue.queueUrl,
-      '--endpoint',
-      endpoint,
+    const result = await replay(dlq.queueUrl, queue.queueUrl, [
       '--yes',
       '--wait',
       '1',
@@ -242,15 +208,7 @@ describe('dlq replay selects with --filter, --max, --dry-run and --keep', () => 
   it('moves exactly --max messages and leaves the rest', async () => {
     const { dlq, queue } = queuePair();
     await seed(sqs, dlq.queueUrl, jobs(95));
-    const result = await idemkit([
-      'dlq',
-      'replay',
-      '--from',
-      dlq.queueName,
-      '--to',
-      queue.queueName,
-      '--endpoint',
-      endpoint,
+    const result = await replay(dlq.queueName, queue.queueName, [
       '--yes',
       '--max',
       '23',
@@ -267,15 +225,7 @@ describe('dlq replay selects with --filter, --max, --dry-run and --keep', () => 
   it('moves exactly --max matching messages when a filter skips some', async () => {
     const { dlq, queue } = queuePair();
     await seed(sqs, dlq.queueUrl, jobs(60));
-    const result = await idemkit([
-      'dlq',
-      'replay',
-      '--from',
-      dlq.queueName,
-      '--to',
-      queue.queueName,
-      '--endpoint',
-      endpoint,
+    const result = await replay(dlq.queueName, queue.queueName, [
       '--yes',
       '--wait',
       '1',
@@ -294,15 +244,7 @@ describe('dlq replay selects with --filter, --max, --dry-run and --keep', () => 
   it('lists what would move on --dry-run and moves nothing', async () => {
     const { dlq, queue } = queuePair();
     await seed(sqs, dlq.queueUrl, jobs(12));
-    const result = await idemkit([
-      'dlq',
-      'replay',
-      '--from',
-      dlq.queueName,
-      '--to',
-      queue.queueName,
-      '--endpoint',
-      endpoint,
+    const result = await replay(dlq.queueName, queue.queueName, [
       '--dry-run',
       '--wait',
       '1',
@@ -319,19 +261,7 @@ describe('dlq replay selects with --filter, --max, --dry-run and --keep', () => 
   it('copies with --keep and leaves every message visible in the DLQ', async () => {
     const { dlq, queue } = queuePair();
     await seed(sqs, dlq.queueUrl, jobs(15));
-    const result = await idemkit([
-      'dlq',
-      'replay',
-      '--from',
-      dlq.queueName,
-      '--to',
-      queue.queueName,
-      '--endpoint',
-      endpoint,
-      '--keep',
-      '--wait',
-      '1',
-    ]);
+    const result = await replay(dlq.queueName, queue.queueName, ['--keep', '--wait', '1']);
     expect(result.code).toBe(0);
     expect(ready(queue.queueName)).toHaveLength(15);
     expect(ready(dlq.queueName)).toHaveLength(15);
@@ -346,17 +276,7 @@ describe('dlq replay finds the destination or says why it cannot', () => {
   it("replays into the DLQ's only source queue when --to is left out", async () => {
     const { dlq, queue } = queuePair();
     await seed(sqs, dlq.queueUrl, jobs(3));
-    const result = await idemkit([
-      'dlq',
-      'replay',
-      '--from',
-      dlq.queueName,
-      '--endpoint',
-      endpoint,
-      '--yes',
-      '--wait',
-      '1',
-    ]);
+    const result = await replay(dlq.queueName, undefined, ['--yes', '--wait', '1']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`${dlq.queueName} -> ${queue.queueName}`);
     expect(ready(queue.queueName)).toHaveLength(3);
@@ -365,7 +285,7 @@ describe('dlq replay finds the destination or says why it cannot', () => {
   it('asks for --to when no queue redrives into the DLQ', async () => {
     const { dlq } = queuePair({ redrive: false });
     await seed(sqs, dlq.queueUrl, jobs(2));
-    const result = await idemkit(['dlq', 'replay', '--from', dlq.queueName, '--endpoint', endpoint, '--yes']);
+    const result = await replay(dlq.queueName, undefined, ['--yes']);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toEqual([
       `idemkit: No queue has ${dlq.queueName} as its dead-letter queue, so the destination is unknown; pass \`--to <queue>\`.`,
@@ -380,7 +300,7 @@ describe('dlq replay finds the destination or says why it cannot', () => {
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: '3' }),
       },
     });
-    const result = await idemkit(['dlq', 'replay', '--from', dlq.queueName, '--endpoint', endpoint, '--yes']);
+    const result = await replay(dlq.queueName, undefined, ['--yes']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`is the dead-letter queue of 2 queues`);
     expect(result.stderr).toContain(queue.queueName);
@@ -396,19 +316,7 @@ describe('dlq replay never loses a message it cannot move', () => {
       Array.from({ length: 10 }, (_, i) => [`a${i}`, { DataType: 'String', StringValue: String(i) }]),
     );
     await seed(sqs, dlq.queueUrl, [{ MessageBody: 'full', MessageAttributes: full }, ...jobs(2)]);
-    const result = await idemkit([
-      'dlq',
-      'replay',
-      '--from',
-      dlq.queueName,
-      '--to',
-      queue.queueName,
-      '--endpoint',
-      endpoint,
-      '--yes',
-      '--wait',
-      '1',
-    ]);
+    const result = await replay(dlq.queueName, queue.queueName, ['--yes', '--wait', '1']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(
       `already has 10 message attributes, so the \`${REPLAY_ATTRIBUTE}\` marker does not fit`,
@@ -420,16 +328,7 @@ describe('dlq replay never loses a message it cannot move', () => {
   it('refuses to delete from the DLQ without --yes when there is no terminal to ask on', async () => {
     const { dlq, queue } = queuePair();
     await seed(sqs, dlq.queueUrl, jobs(2));
-    const result = await idemkit([
-      'dlq',
-      'replay',
-      '--from',
-      dlq.queueName,
-      '--to',
-      queue.queueName,
-      '--endpoint',
-      endpoint,
-    ]);
+    const result = await replay(dlq.queueName, queue.queueName);
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(
       `idemkit: Refusing to delete messages from ${dlq.queueName} without confirmation: there is no terminal to ask on; pass \`--yes\`.`,
@@ -443,17 +342,7 @@ describe('dlq replay never loses a message it cannot move', () => {
     const fifo = server.createQueue(`fifo-${randomUUID().slice(0, 8)}.fifo`, {
       attributes: { FifoQueue: 'true' },
     });
-    const result = await idemkit([
-      'dlq',
-      'replay',
-      '--from',
-      dlq.queueName,
-      '--to',
-      fifo.queueName,
-      '--endpoint',
-      endpoint,
-      '--yes',
-    ]);
+    const result = await replay(dlq.queueName, fifo.queueName, ['--yes']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('is a FIFO queue but `--from`');
   });
