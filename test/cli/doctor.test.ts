@@ -47,6 +47,15 @@ interface Report {
 const statusOf = (report: Report) =>
   Object.fromEntries(report.checks.map((check) => [check.name, check.status]));
 
+/** `idemkit doctor --table <table> --endpoint <DynamoDB Local> ...flags`. */
+const doctor = (table: string, ...flags: string[]) =>
+  idemkit(['doctor', '--table', table, '--endpoint', dynamoEndpoint, ...flags]);
+
+/** The flags that point doctor at `queue` and its DLQ `dlq` on fauxqs. */
+function queues(queue: string, dlq: string) {
+  return ['--sqs-endpoint', sqsEndpoint, '--queue', queue, '--dlq', dlq];
+}
+
 beforeAll(async () => {
   ({ server, endpoint: sqsEndpoint, sqs } = await startSqs());
 });
@@ -73,20 +82,7 @@ describe('doctor passes a healthy deployment', () => {
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: '5' }),
       },
     });
-    const result = await idemkit([
-      'doctor',
-      '--table',
-      table,
-      '--endpoint',
-      dynamoEndpoint,
-      '--sqs-endpoint',
-      sqsEndpoint,
-      '--queue',
-      'doctor-ok-jobs',
-      '--dlq',
-      'doctor-ok-dlq',
-      '--json',
-    ]);
+    const result = await doctor(table, ...queues('doctor-ok-jobs', 'doctor-ok-dlq'), '--json');
     expect(result.code).toBe(0);
     expect(statusOf(result.json<Report>())).toEqual({
       'key schema': 'pass',
@@ -121,7 +117,7 @@ describe('doctor fails a broken deployment, with a fix per check', () => {
     await client.send(
       new PutItemCommand({ TableName: table, Item: item('old', { expiresAt: nowS - 3 * 86_400 }) }),
     );
-    const result = await idemkit(['doctor', '--table', table, '--endpoint', dynamoEndpoint]);
+    const result = await doctor(table);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(
       /^FAIL {2}ttl: expected TTL enabled on `expiresAt`, got DISABLED\.\n {6}fix: aws dynamodb update-time-to-live --table-name /m,
@@ -138,19 +134,7 @@ describe('doctor fails a broken deployment, with a fix per check', () => {
     const dlq = server.createQueue('doctor-bad-dlq');
     server.createQueue('doctor-bad-jobs');
     await seed(sqs, dlq.queueUrl, [{ MessageBody: 'a' }, { MessageBody: 'b' }, { MessageBody: 'c' }]);
-    const result = await idemkit([
-      'doctor',
-      '--table',
-      table,
-      '--endpoint',
-      dynamoEndpoint,
-      '--sqs-endpoint',
-      sqsEndpoint,
-      '--queue',
-      'doctor-bad-jobs',
-      '--dlq',
-      'doctor-bad-dlq',
-    ]);
+    const result = await doctor(table, ...queues('doctor-bad-jobs', 'doctor-bad-dlq'));
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(
       /^FAIL {2}redrive: expected doctor-bad-jobs to redrive into doctor-bad-dlq, got no redrive policy\./m,
@@ -175,20 +159,13 @@ describe('doctor fails a broken deployment, with a fix per check', () => {
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
-    const result = await idemkit(['doctor', '--table', table, '--endpoint', dynamoEndpoint, '--json']);
+    const result = await doctor(table, '--json');
     expect(result.code).toBe(1);
     expect(statusOf(result.json<Report>())['key schema']).toBe('fail');
   });
 
   it('fails a missing table', async () => {
-    const result = await idemkit([
-      'doctor',
-      '--table',
-      'no-such-table',
-      '--endpoint',
-      dynamoEndpoint,
-      '--json',
-    ]);
+    const result = await doctor('no-such-table', '--json');
     expect(result.code).toBe(1);
     expect(statusOf(result.json<Report>())).toEqual({ table: 'fail' });
   });

@@ -73,20 +73,16 @@ afterAll(() => client.destroy());
 
 const db = () => ['--table', table, '--endpoint', endpoint];
 
+/** `idemkit records <command> --table … --endpoint … --org acme ...args`: how every test here starts. */
+const records = (command: 'get' | 'list' | 'release', ...args: string[]) =>
+  idemkit(['records', command, ...db(), '--org', 'acme', ...args]);
+
+/** The flags that name acme's `charge` record of `key`. */
+const charge = (key: string) => ['--scope', 'charge', '--key', key];
+
 describe('records get computes the same pk as the library', () => {
   it('shows the record for --org --scope --key, with the key only as its digest', async () => {
-    const result = await idemkit([
-      'records',
-      'get',
-      ...db(),
-      '--org',
-      'acme',
-      '--scope',
-      'charge',
-      '--key',
-      'pay-3',
-      '--json',
-    ]);
+    const result = await records('get', ...charge('pay-3'), '--json');
     expect(result.code).toBe(0);
     const shown = result.json<{ pk: string; keyDigest: string; status: string }>();
     expect(shown.pk).toBe(recordKey('acme', 'charge', 'pay-3'));
@@ -96,17 +92,7 @@ describe('records get computes the same pk as the library', () => {
   });
 
   it('exits 1 with one line when there is no record', async () => {
-    const result = await idemkit([
-      'records',
-      'get',
-      ...db(),
-      '--org',
-      'acme',
-      '--scope',
-      'charge',
-      '--key',
-      'never',
-    ]);
+    const result = await records('get', ...charge('never'));
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toContain(`No record for ${recordKey('acme', 'charge', 'never')}`);
@@ -115,31 +101,20 @@ describe('records get computes the same pk as the library', () => {
 
 describe("records list pages through one org's records", () => {
   it('returns every record of the org across Scan pages, and none of another org', async () => {
-    const result = await idemkit([
-      'records',
-      'list',
-      ...db(),
-      '--org',
-      'acme',
-      '--page-size',
-      '3',
-      '--limit',
-      '1000',
-      '--json',
-    ]);
+    const result = await records('list', '--page-size', '3', '--limit', '1000', '--json');
     expect(result.code).toBe(0);
-    const { records, truncated } = result.json<{
+    const { records: listed, truncated } = result.json<{
       records: { pk: string; org: string }[];
       truncated: boolean;
     }>();
-    expect(records).toHaveLength(23);
-    expect(records.every((r) => r.pk.startsWith('acme#'))).toBe(true);
+    expect(listed).toHaveLength(23);
+    expect(listed.every((r) => r.pk.startsWith('acme#'))).toBe(true);
     expect(truncated).toBe(false);
   });
 
   it('filters by status, including stuck and expired, and by scope', async () => {
     const list = async (...args: string[]) =>
-      (await idemkit(['records', 'list', ...db(), '--org', 'acme', '--json', ...args]))
+      (await records('list', '--json', ...args))
         .json<{ records: { pk: string }[] }>()
         .records.map((r) => r.pk);
     expect(await list('--status', 'stuck')).toEqual([recordKey('acme', 'charge', 'pay-stuck')]);
@@ -152,17 +127,7 @@ describe("records list pages through one org's records", () => {
   });
 
   it('stops at --limit and says more exist', async () => {
-    const result = await idemkit([
-      'records',
-      'list',
-      ...db(),
-      '--org',
-      'acme',
-      '--limit',
-      '5',
-      '--page-size',
-      '4',
-    ]);
+    const result = await records('list', '--limit', '5', '--page-size', '4');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('5 record(s); more exist, raise `--limit` above 5 to see them.');
   });
@@ -171,18 +136,7 @@ describe("records list pages through one org's records", () => {
 describe('records release deletes a stuck record and nothing else', () => {
   it('releases an IN_PROGRESS record whose lease has ended', async () => {
     await put(stuck('rel-1'));
-    const result = await idemkit([
-      'records',
-      'release',
-      ...db(),
-      '--org',
-      'acme',
-      '--scope',
-      'charge',
-      '--key',
-      'rel-1',
-      '--yes',
-    ]);
+    const result = await records('release', ...charge('rel-1'), '--yes');
     expect(result.code).toBe(0);
     expect(await exists(recordKey('acme', 'charge', 'rel-1'))).toBe(false);
   });
@@ -190,32 +144,20 @@ describe('records release deletes a stuck record and nothing else', () => {
   it('accepts the pk that records list prints', async () => {
     await put(stuck('rel-pk'));
     const pk = recordKey('acme', 'charge', 'rel-pk');
-    const result = await idemkit(['records', 'release', ...db(), '--org', 'acme', '--pk', pk, '--yes']);
+    const result = await records('release', '--pk', pk, '--yes');
     expect(result.code).toBe(0);
     expect(await exists(pk)).toBe(false);
   });
 
   it('refuses a COMPLETED record unless --force', async () => {
     await put(record('acme', 'charge', 'rel-done'));
-    const args = [
-      'records',
-      'release',
-      ...db(),
-      '--org',
-      'acme',
-      '--scope',
-      'charge',
-      '--key',
-      'rel-done',
-      '--yes',
-    ];
-    const refused = await idemkit(args);
+    const refused = await records('release', ...charge('rel-done'), '--yes');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(
       'it is COMPLETED, so releasing it lets the operation run a second time; pass `--force`',
     );
     expect(await exists(recordKey('acme', 'charge', 'rel-done'))).toBe(true);
-    expect((await idemkit([...args, '--force'])).code).toBe(0);
+    expect((await records('release', ...charge('rel-done'), '--yes', '--force')).code).toBe(0);
     expect(await exists(recordKey('acme', 'charge', 'rel-done'))).toBe(false);
   });
 
@@ -223,18 +165,7 @@ describe('records release deletes a stuck record and nothing else', () => {
     await put(
       record('acme', 'charge', 'rel-live', { status: 'IN_PROGRESS', leaseUntil: Date.now() + 600_000 }),
     );
-    const result = await idemkit([
-      'records',
-      'release',
-      ...db(),
-      '--org',
-      'acme',
-      '--scope',
-      'charge',
-      '--key',
-      'rel-live',
-      '--yes',
-    ]);
+    const result = await records('release', ...charge('rel-live'), '--yes');
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('its lease is live for');
     expect(await exists(recordKey('acme', 'charge', 'rel-live'))).toBe(true);
@@ -242,17 +173,7 @@ describe('records release deletes a stuck record and nothing else', () => {
 
   it('refuses without --yes when there is no terminal to ask on', async () => {
     await put(stuck('rel-ask'));
-    const result = await idemkit([
-      'records',
-      'release',
-      ...db(),
-      '--org',
-      'acme',
-      '--scope',
-      'charge',
-      '--key',
-      'rel-ask',
-    ]);
+    const result = await records('release', ...charge('rel-ask'));
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('without confirmation: there is no terminal to ask on; pass `--yes`.');
     expect(await exists(recordKey('acme', 'charge', 'rel-ask'))).toBe(true);
