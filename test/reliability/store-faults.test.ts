@@ -28,6 +28,7 @@ import {
   SecretLedger,
   signalCounts,
   sleep,
+  statusCounts,
   tally,
 } from './support.js';
 
@@ -134,27 +135,26 @@ async function runUnderFaults(strictFailClosed: boolean, seed: number) {
   return { answers, clean, records, counted, faults, stuckAfterLeases, signals, keyCount };
 }
 
-function statusCounts(answers: readonly Answer[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const answer of answers) counts[answer.status] = (counts[answer.status] ?? 0) + 1;
-  return counts;
+/** Prints the figures of one run, the same for both modes, for docs/reliability.md. */
+function reportRun(scenario: string, run: Awaited<ReturnType<typeof runUnderFaults>>) {
+  report(scenario, {
+    invocations: run.answers.length,
+    keys: run.keyCount,
+    calls: run.faults.calls,
+    injected: run.faults.injected,
+    injectedByCommand: run.faults.byCommand,
+    statuses: statusCounts(run.answers),
+    stuckAfterLeases: run.stuckAfterLeases,
+    ...run.counted,
+    storeErrors: run.signals.store_error ?? 0,
+  });
 }
 
 describe(`5% store faults over ${INVOCATIONS} invocations`, () => {
   it('never fail a request when failing open, and leave no record IN_PROGRESS once the faults stop', async () => {
     const run = await runUnderFaults(false, 8_001);
     const statuses = statusCounts(run.answers);
-    report('3-fail-open', {
-      invocations: run.answers.length,
-      keys: run.keyCount,
-      calls: run.faults.calls,
-      injected: run.faults.injected,
-      injectedByCommand: run.faults.byCommand,
-      statuses,
-      stuckAfterLeases: run.stuckAfterLeases,
-      ...run.counted,
-      storeErrors: run.signals.store_error ?? 0,
-    });
+    reportRun('3-fail-open', run);
     const injected = Object.values(run.faults.injected).reduce((sum, n) => sum + n, 0);
     expect(injected).toBeGreaterThan(run.faults.calls * 0.03);
     expect(Object.values(run.faults.injected).every((n) => n > 0)).toBe(true);
@@ -172,17 +172,7 @@ describe(`5% store faults over ${INVOCATIONS} invocations`, () => {
     const run = await runUnderFaults(true, 8_002);
     const statuses = statusCounts(run.answers);
     const unavailable = run.answers.filter((answer) => answer.status === 503);
-    report('3-fail-closed', {
-      invocations: run.answers.length,
-      keys: run.keyCount,
-      calls: run.faults.calls,
-      injected: run.faults.injected,
-      injectedByCommand: run.faults.byCommand,
-      statuses,
-      stuckAfterLeases: run.stuckAfterLeases,
-      ...run.counted,
-      storeErrors: run.signals.store_error ?? 0,
-    });
+    reportRun('3-fail-closed', run);
     expect(unavailable.length).toBeGreaterThan(0);
     expect(Object.keys(statuses).every((status) => ['201', '409', '503'].includes(status))).toBe(true);
     expect(unavailable.every((answer) => Number(answer.retryAfter) >= 1)).toBe(true);

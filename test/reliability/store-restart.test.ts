@@ -34,6 +34,7 @@ import {
   SecretLedger,
   signalCounts,
   sleep,
+  statusCounts,
   tally,
 } from './support.js';
 
@@ -143,18 +144,13 @@ describe('DynamoDB Local on disk, stopped and restarted mid-run', () => {
       keys.map((_, index) => `k${index}`),
     );
     const records = await readRecords(client, tableName);
-    const statuses = (answers: { status: number }[]) => {
-      const counts: Record<string, number> = {};
-      for (const answer of answers) counts[answer.status] = (counts[answer.status] ?? 0) + 1;
-      return counts;
-    };
     report('4-restart', {
       completedBefore: COMPLETED,
       inFlight: IN_FLIGHT,
-      duringOutage: statuses(duringOutage),
-      inFlightAnswers: statuses(inFlightAnswers),
-      afterRestart: statuses(afterRestart),
-      recovered: statuses(recovered),
+      duringOutage: statusCounts(duringOutage),
+      inFlightAnswers: statusCounts(inFlightAnswers),
+      afterRestart: statusCounts(afterRestart),
+      recovered: statusCounts(recovered),
       ...counted,
       signals: signalCounts(logs.lines),
     });

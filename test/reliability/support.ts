@@ -5,7 +5,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import {
   type AttributeValue,
   CreateTableCommand,
-  type DynamoDBClient,
+  DynamoDBClient,
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -105,6 +105,13 @@ export function tally(effects: Map<string, number>, expected: Iterable<string>) 
     else duplicated += runs - 1;
   }
   return { once, lost, duplicated };
+}
+
+/** How many answers had each HTTP status, keyed by the status (`{ "201": 98, "503": 2 }`). */
+export function statusCounts(answers: readonly { readonly status: number }[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const answer of answers) counts[answer.status] = (counts[answer.status] ?? 0) + 1;
+  return counts;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -258,6 +265,92 @@ export function cleanWorkDir(): void {
 /** Parses a `RESULT <json>` line. */
 export async function resultOf<T>(worker: Worker, timeoutMs?: number): Promise<T> {
   return JSON.parse(await worker.line('RESULT ', timeoutMs)) as T;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The other end: what a fixture worker reads, and how it waits for the test's commands.
+
+/** What every fixture worker's input file holds, besides its own fields. */
+export interface WorkerInputBase {
+  readonly mode: 'load' | 'hold';
+  /** DynamoDB Local. */
+  readonly endpoint: string;
+  readonly effectsTable: string;
+  /** `load` only: how long each handler works before its side effect, ms. */
+  readonly workMs?: number;
+}
+
+/**
+ * Inside a fixture worker: its input (the file {@link startWorker} wrote), a DynamoDB client on its endpoint,
+ * and the worker's half of the stdin protocol (`go`, `go <n|*> <effect|respond|throw>`).
+ */
+export function workerSide<Input extends WorkerInputBase>() {
+  const input = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as Input;
+  const client = new DynamoDBClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    endpoint: input.endpoint,
+  });
+  const lines = createInterface({ input: process.stdin });
+  const commands: string[] = [];
+  const listeners = new Set<() => void>();
+  lines.on('line', (line) => {
+    commands.push(line.trim());
+    for (const listener of listeners) listener();
+  });
+
+  /** Resolves with the first command line that `accept` returns a value for. */
+  function command<T>(accept: (line: string) => T | undefined): Promise<T> {
+    return new Promise((resolve) => {
+      const check = () => {
+        for (const line of commands) {
+          const value = accept(line);
+          if (value !== undefined) {
+            listeners.delete(check);
+            resolve(value);
+            return;
+          }
+        }
+      };
+      listeners.add(check);
+      check();
+    });
+  }
+
+  return {
+    input,
+    client,
+    /** `load`: prints `ready` and waits for `go`, so every worker starts at once. */
+    async ready(): Promise<void> {
+      process.stdout.write('ready\n');
+      await command((line) => (line === 'go' ? true : undefined));
+    },
+    /**
+     * The work of job `n` before it answers: in `hold`, prints `CLAIMED <n>` and does what `go <n|*> <what>`
+     * says; in `load`, waits `workMs` and records the effect. `throw` throws `failure`, `effect` adds 1 to
+     * `k<n>` in the effects table, `respond` does neither.
+     */
+    async work(n: number, failure: string): Promise<void> {
+      let action = 'effect';
+      if (input.mode === 'hold') {
+        process.stdout.write(`CLAIMED ${n}\n`);
+        action = await command((line) => {
+          const [word, target, what] = line.split(' ');
+          return word === 'go' && (target === '*' || target === String(n)) ? what : undefined;
+        });
+      } else {
+        await sleep(input.workMs ?? 0);
+      }
+      if (action === 'throw') throw new Error(failure);
+      if (action === 'effect') await recordEffect(client, input.effectsTable, `k${n}`);
+    },
+    /** Prints `RESULT <json>` and lets the process exit. */
+    finish(result: unknown): void {
+      process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+      lines.close();
+      client.destroy();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
