@@ -454,6 +454,30 @@ describe('when the store fails', () => {
   });
 });
 
+describe('metrics', () => {
+  it('count each decision as one EMF metric with mode and scope as dimensions', async () => {
+    const { invoke } = build({ scope: 'create-order' });
+    const input = { key: newKey(), body: newPayload() };
+    const from = logs.lines.length;
+    await invoke('http', input);
+    await invoke('http', input);
+    const metrics = logs.lines
+      .slice(from)
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line));
+    expect(metrics.map((metric) => metric._aws.CloudWatchMetrics[0].Metrics[0].Name)).toEqual([
+      'first_execution',
+      'replay',
+    ]);
+    for (const metric of metrics) {
+      expect(metric._aws.CloudWatchMetrics[0].Dimensions[0]).toEqual(
+        expect.arrayContaining(['mode', 'scope']),
+      );
+      expect(metric).toMatchObject({ mode: 'enforce', scope: 'create-order' });
+    }
+  });
+});
+
 describe('correlation ids', () => {
   it('echoes x-correlation-id, else x-request-id, else a generated one, and logs it', async () => {
     const { invoke } = build({ store: new MemoryStore() });
