@@ -253,17 +253,18 @@ describe('cdk-nag AwsSolutions over the reference stack', () => {
   });
 });
 
-describe('cfn-lint over the reference template', () => {
-  it('reports no error or warning', (context) => {
+// cfn-lint is a Python tool that CI machines may lack (no Debian package, no PyPI here): the check runs
+// where it is installed and says so where it is not.
+const cfnLintInstalled = spawnSync('cfn-lint', ['--version']).error === undefined;
+if (!cfnLintInstalled)
+  console.warn('cfn-lint is not installed: the CloudFormation lint does not run (pip install cfn-lint).');
+
+describe.runIf(cfnLintInstalled)('cfn-lint over the reference template', () => {
+  it('reports no error or warning', () => {
     const file = join(outdir, 'reference.template.json');
     writeFileSync(file, JSON.stringify(template.toJSON()));
     // W3005: CDK adds DependsOn on the role next to the GetAtt it already has; harmless and not ours.
     const lint = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', file], { encoding: 'utf8' });
-    if ((lint.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-      console.warn('cfn-lint is not installed: skipping the CloudFormation lint (pip install cfn-lint).');
-      context.skip();
-      return;
-    }
     expect(`${lint.stdout}${lint.stderr}`).toBe('');
     expect(lint.status).toBe(0);
   });
