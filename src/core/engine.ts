@@ -138,7 +138,12 @@ export class IdempotencyEngine {
       const lease = this.#newLease(pk, input, nowMs, lastSeen);
       const claim = await this.#call('claim', facts, () =>
         this.store.claim(this.#claimRecord(lease), { nowMs, reclaimFailed: input.reclaimFailed }),
-      );
+      ).catch(async (error: unknown) => {
+        // The claim may have been applied behind a timeout: withdraw it, fenced by this lease's token, so
+        // no orphan lease makes retries wait (409) until it expires. Best effort: the store is failing.
+        await this.store.release(pk, lease.token).catch(() => false);
+        throw error;
+      });
       if (claim.claimed) return this.#report({ kind: 'execute', lease }, facts, waitedMs());
       // The blocking record vanished between the condition check and the read: claim again.
       let record = claim.existing;

@@ -77,3 +77,29 @@ describe('a complete whose answer was lost although the write was applied', () =
     expect(record?.status).toBe('COMPLETED');
   });
 });
+
+describe('a claim whose answer was lost although the write was applied', () => {
+  it('is withdrawn, so an immediate retry runs instead of waiting out an orphan lease', async () => {
+    const { client } = localClient();
+    const tableName = await createIdempotencyTable(client, 'rel-claim-applied');
+    let dropAnswers = 1;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const output = await next(args);
+        if (context.commandName === 'PutItemCommand' && dropAnswers-- > 0) {
+          throw Object.assign(new Error('Connection timed out after the write'), { name: 'TimeoutError' });
+        }
+        return output;
+      },
+      { step: 'initialize', name: 'dropClaimAnswer' },
+    );
+    const engine = buildEngine(
+      { store: new DynamoDBStore({ tableName, client }), environment: 'test', telemetry: silentTelemetry },
+      {},
+    );
+    const input = { org: 'acme', scope: 'charge', key: 'k-claim-applied', fingerprint: 'f', waitBudgetMs: 0 };
+    await expect(engine.begin(input)).rejects.toThrow(/claim/);
+    expect(await readRecords(client, tableName)).toEqual([]);
+    expect((await engine.begin(input)).kind).toBe('execute');
+  });
+});

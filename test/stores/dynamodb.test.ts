@@ -152,7 +152,8 @@ describe('store failures surface as IdempotencyStoreError with the cause kept', 
           }),
         }),
       ]);
-      expect(control.calls).toEqual(['PutItemCommand']);
+      // The failed claim is withdrawn with a fenced DeleteItem, in case it was applied behind the fault.
+      expect(control.calls).toEqual(['PutItemCommand', 'DeleteItemCommand']);
     });
   }
 
