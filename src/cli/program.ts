@@ -36,7 +36,7 @@ Filter syntax (--filter):
  * @example
  * const code = await run(['dlq', 'peek', 'orders-dlq']);
  */
-export function buildProgram(io: Io, setCode: (code: number) => void): Command {
+function buildProgram(io: Io, setCode: (code: number) => void): Command {
   const program = new Command('idemkit')
     .description(
       'Operate idemkit: replay dead-lettered jobs, inspect and release records, check a deployment.',

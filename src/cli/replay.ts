@@ -13,7 +13,7 @@ import { REPLAY_ATTRIBUTE } from '../sqs/replay-marker.js';
 import type { QueueRef } from './aws.js';
 
 /** SQS accepts at most this many message attributes on one message. */
-export const MAX_MESSAGE_ATTRIBUTES = 10;
+const MAX_MESSAGE_ATTRIBUTES = 10;
 
 /** What one replay does; the CLI flags map onto it one to one. */
 export interface ReplayPlan {
@@ -236,7 +236,7 @@ async function release(sqs: SQSClient, queueUrl: string, held: Map<string, Held>
 }
 
 /** The entry that sends `message` to `to` with everything it carried, plus the replay marker. */
-export function replayEntry(
+function replayEntry(
   message: Message,
   plan: Pick<ReplayPlan, 'from' | 'to' | 'replayId'>,
   id: string,

@@ -383,7 +383,7 @@ export interface PeekFlags extends CommonOptions {
 }
 
 /** Where a job key is looked for when `--key-from` is not given, in order. */
-export const DEFAULT_KEY_FIELDS = [
+const DEFAULT_KEY_FIELDS = [
   'attr.idempotency-key',
   'attr.idempotencyKey',
   'attr.jobKey',

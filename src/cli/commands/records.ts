@@ -40,7 +40,7 @@ function validName(field: 'org' | 'scope', value: string): string {
 }
 
 /** The `pk` the library computes for the record the flags name (PROTOCOL.md section 2). */
-export function pkFromFlags(flags: RecordFlags): string {
+function pkFromFlags(flags: RecordFlags): string {
   const org = validName('org', flags.org);
   if (flags.pk !== undefined) {
     if (flags.key !== undefined) {
