@@ -8,12 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { silentTelemetry } from '../../src/core/telemetry.js';
-import { sqsJobs } from '../../src/sqs/index.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 import { createIdempotencyTable, localClient } from '../support/dynamodb.js';
 import type { ConsumerJob } from './fixtures/consumer.js';
-import { eventOf, fakeContext, invoiceIdOf, loadEvent, resent, withInvoice } from './support.js';
+import { eventOf, fakeContext, invoiceIdOf, invoiceJobs, loadEvent, resent, withInvoice } from './support.js';
 
 const { client, counter } = localClient();
 const workDir = mkdtempSync(join(tmpdir(), 'idemkit-sqs-'));
@@ -81,17 +79,8 @@ async function runProcesses(batches: SQSRecord[][], workMs = 25): Promise<SQSBat
 }
 
 const handlerOn = (store: DynamoDBStore, runs: string[]) =>
-  sqsJobs({
-    store,
-    scope: 'send-invoice-email',
-    environment: 'test',
-    mode: 'enforce',
-    telemetry: silentTelemetry,
-    org: (record) => record.messageAttributes.orgId?.stringValue,
-    jobKey: (record) => invoiceIdOf(record),
-    processRecord: async (record) => {
-      runs.push(invoiceIdOf(record));
-    },
+  invoiceJobs(store, async (record) => {
+    runs.push(invoiceIdOf(record));
   });
 
 describe('the durable guard', () => {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { Signal, SignalFacts, Telemetry } from '../../src/core/telemetry.js';
+import { type Signal, type SignalFacts, silentTelemetry, type Telemetry } from '../../src/core/telemetry.js';
+import type { Store } from '../../src/core/types.js';
+import { type SqsJobsHandler, sqsJobs } from '../../src/sqs/index.js';
 
 /** The realistic events in `events/`. */
 export type EventName = 'sqs-standard-batch' | 'sqs-fifo-batch' | 'sqs-message-attributes';
@@ -126,4 +128,21 @@ export async function until(condition: () => boolean, timeoutMs = 5_000): Promis
 /** The messageIds a batch response reports, in order. */
 export function reported(response: { batchItemFailures: { itemIdentifier: string }[] }): string[] {
   return response.batchItemFailures.map((failure) => failure.itemIdentifier);
+}
+
+/**
+ * The invoice job runner that the durable-guard test and its child processes share, so both run the same
+ * configuration; only the store and the side effect differ.
+ */
+export function invoiceJobs(store: Store, sideEffect: (record: SQSRecord) => Promise<void>): SqsJobsHandler {
+  return sqsJobs({
+    store,
+    scope: 'send-invoice-email',
+    environment: 'test',
+    mode: 'enforce',
+    telemetry: silentTelemetry,
+    org: (record) => record.messageAttributes.orgId?.stringValue,
+    jobKey: (record) => invoiceIdOf(record),
+    processRecord: sideEffect,
+  });
 }
