@@ -1,6 +1,6 @@
 /**
  * The one source of truth for the reference stack's stages: the `IDEMPOTENCY_*` variables of every
- * handler (PROTOCOL.md section 5) and the names and settings of the table and queues. Plain data with no
+ * handler (docs/protocol.md section 5) and the names and settings of the table and queues. Plain data with no
  * CDK import, so a local playground can create the same resources without synthesizing.
  *
  * @example
@@ -60,7 +60,7 @@ export interface StageSettings {
 }
 
 const DAY_S = 86_400;
-/** Stripe keeps keys 24 h; PROTOCOL.md section 5 `IDEMPOTENCY_TTL_S`. */
+/** Stripe keeps keys 24 h; docs/protocol.md section 5 `IDEMPOTENCY_TTL_S`. */
 const RECORD_LIFETIME_S = '86400';
 const WORKER_TIMEOUT_S = 30;
 

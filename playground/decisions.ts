@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 
 /**
- * One idempotency decision, read from the structured log line a handler wrote (PROTOCOL.md section 7).
+ * One idempotency decision, read from the structured log line a handler wrote (docs/protocol.md section 7).
  * Only what the library logs: digests and names, never a raw key, payload or result.
  */
 export interface DecisionRecord {

@@ -57,7 +57,7 @@ export function createOrderHandler(options: { readonly delayMs?: number; readonl
 
 /** Powertools' recommended table: partition key `id` (String), TTL on `expiration`. */
 export const POWERTOOLS_TABLE = { key: 'id', ttl: 'expiration' } as const;
-/** idemkit's table: partition key `pk` (String), TTL on `expiresAt` (PROTOCOL.md section 2). */
+/** idemkit's table: partition key `pk` (String), TTL on `expiresAt` (docs/protocol.md section 2). */
 export const IDEMKIT_TABLE = { key: 'pk', ttl: 'expiresAt' } as const;
 
 // The same request meaning on both sides: the tenant and the Idempotency-Key pick the record; method, path,

@@ -79,7 +79,7 @@ export interface IIdempotencyTable {
   grantRecords(grantee: iam.IGrantable): iam.Grant;
   /**
    * Like {@link IIdempotencyTable.grantRecords}, fenced to one tenant: `dynamodb:LeadingKeys` must match
-   * `<org>#*`, the prefix every record `pk` of that org has (PROTOCOL.md section 2).
+   * `<org>#*`, the prefix every record `pk` of that org has (docs/protocol.md section 2).
    *
    * @example
    * table.grantRecordsForOrg(acmeWorker, 'acme');

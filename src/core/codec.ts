@@ -2,7 +2,7 @@ import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import type { EncodedResult } from './types.js';
 import { ResultDroppedReason } from './types.js';
 
-/** Limits for storing results (PROTOCOL.md section 3, "Results that do not fit"). */
+/** Limits for storing results (docs/protocol.md section 3, "Results that do not fit"). */
 export interface CodecLimits {
   /**
    * Results whose JSON is longer than this are brotli-compressed (and kept compressed only when smaller).

@@ -5,12 +5,12 @@ import { assertValidName, MAX_NAME_LENGTH } from './keys.js';
 import type { Telemetry } from './telemetry.js';
 import type { Store } from './types.js';
 
-/** Rollout modes (PROTOCOL.md section 5). */
+/** Rollout modes (docs/protocol.md section 5). */
 export const Mode = { Off: 'off', Observe: 'observe', Enforce: 'enforce' } as const;
 /** One of {@link Mode}. */
 export type Mode = (typeof Mode)[keyof typeof Mode];
 
-/** Deployment environments with their own defaults (PROTOCOL.md section 5). */
+/** Deployment environments with their own defaults (docs/protocol.md section 5). */
 export const Environment = { Dev: 'dev', Stage: 'stage', Prod: 'prod', Test: 'test' } as const;
 /** One of {@link Environment}. */
 export type Environment = (typeof Environment)[keyof typeof Environment];

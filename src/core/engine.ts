@@ -22,7 +22,7 @@ export interface Lease {
   readonly owner?: string;
 }
 
-/** What the engine decided for one request (PROTOCOL.md section 3). */
+/** What the engine decided for one request (docs/protocol.md section 3). */
 export type Decision =
   | { readonly kind: 'execute'; readonly lease: Lease }
   | {
@@ -130,7 +130,7 @@ export class IdempotencyEngine {
     const deadline = startedAt + budget;
     let lastSeen: IdempotencyRecord | undefined;
     let pollMs = FIRST_POLL_MS;
-    // Only time spent polling a live lease is a wait: the claim's own latency is not (PROTOCOL.md section 7).
+    // Only time spent polling a live lease is a wait: the claim's own latency is not (docs/protocol.md section 7).
     let polled = false;
     const waitedMs = () => (polled ? this.now() - startedAt : 0);
     for (;;) {
@@ -275,7 +275,7 @@ export class IdempotencyEngine {
     return { ...lease, leaseUntil };
   }
 
-  /** The lease length of PROTOCOL.md section 3: `min(lockTtl, remaining time)`; 0 ms left is a value. */
+  /** The lease length of docs/protocol.md section 3: `min(lockTtl, remaining time)`; 0 ms left is a value. */
   #leaseMs(remainingTimeMs: number | undefined): number {
     const ttlMs = this.settings.lockTtlSeconds * 1000;
     return remainingTimeMs === undefined ? ttlMs : Math.max(0, Math.min(ttlMs, remainingTimeMs));
@@ -338,7 +338,7 @@ export class IdempotencyEngine {
       detail: {
         attempt: decision.kind === 'execute' ? decision.lease.attempt : undefined,
         fromCache: decision.kind === 'replay' ? decision.fromCache : undefined,
-        // PROTOCOL.md section 3: a replay of a result that did not fit says so.
+        // docs/protocol.md section 3: a replay of a result that did not fit says so.
         resultDropped: decision.kind === 'replay' ? decision.record.resultDropped : undefined,
         retryAfterSeconds: decision.kind === 'in_progress' ? decision.retryAfterSeconds : undefined,
       },
@@ -359,7 +359,7 @@ export class IdempotencyEngine {
 
   /**
    * A fenced write after the side effect (complete, release), retried on store errors: the record must not
-   * stay `IN_PROGRESS` once the operation ran (PROTOCOL.md section 3). When a retry's condition fails after an
+   * stay `IN_PROGRESS` once the operation ran (docs/protocol.md section 3). When a retry's condition fails after an
    * attempt that errored, one consistent read tells whether that attempt was applied behind a timeout.
    */
   async #settle(

@@ -94,7 +94,7 @@ export function assertValidName(field: 'org' | 'scope', value: unknown): asserts
 
 /**
  * The partition key of the record for (org, scope, key): the org leads so IAM `dynamodb:LeadingKeys`
- * can fence a tenant, and the key digest spreads one org over many partitions (PROTOCOL.md section 2).
+ * can fence a tenant, and the key digest spreads one org over many partitions (docs/protocol.md section 2).
  *
  * @example
  * recordKey('acme', 'charge', 'pay-1'); // 'acme#charge#<43 chars>'

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 
 /**
- * Every decision and incident idemkit logs and counts (PROTOCOL.md section 7). The value is the metric name.
+ * Every decision and incident idemkit logs and counts (docs/protocol.md section 7). The value is the metric name.
  */
 export const Signal = {
   FirstExecution: 'first_execution',

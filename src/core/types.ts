@@ -1,5 +1,5 @@
 /**
- * Record statuses stored in the table (PROTOCOL.md section 2). A record is never stored as `EXPIRED`:
+ * Record statuses stored in the table (docs/protocol.md section 2). A record is never stored as `EXPIRED`:
  * expiry is a comparison of `expiresAt` with now.
  */
 export const RecordStatus = {
@@ -21,7 +21,7 @@ export const RECORD_VERSION = 1;
 export type EncodedResult = string | Uint8Array;
 
 /**
- * One record per (org, scope, key), exactly as a store persists it (PROTOCOL.md section 2).
+ * One record per (org, scope, key), exactly as a store persists it (docs/protocol.md section 2).
  *
  * @example
  * const record: IdempotencyRecord = { pk: 'acme#charge#3q2...', org: 'acme', scope: 'charge', ... };
@@ -112,7 +112,7 @@ export interface Store {
 }
 
 /**
- * The claim condition of PROTOCOL.md section 3, as a predicate over the current item. Stores that
+ * The claim condition of docs/protocol.md section 3, as a predicate over the current item. Stores that
  * cannot express it as a server-side condition (the memory store) evaluate this inside their atomic step.
  */
 export function isClaimable(existing: IdempotencyRecord | undefined, options: ClaimOptions): boolean {

@@ -60,7 +60,7 @@ export interface StoreResponseOptions {
 }
 
 /**
- * Options of {@link httpIdempotency}. Every `IDEMPOTENCY_*` variable of PROTOCOL.md section 5 wins over the
+ * Options of {@link httpIdempotency}. Every `IDEMPOTENCY_*` variable of docs/protocol.md section 5 wins over the
  * matching option, so operators can change a running service without a code change.
  *
  * @example
@@ -123,7 +123,7 @@ type AnyRequest = Request<unknown, unknown, Error, Context, Record<string, unkno
 
 /**
  * Middy middleware that makes HTTP handlers (API Gateway REST and HTTP APIs, Function URLs, ALB) idempotent
- * by the `Idempotency-Key` header, per PROTOCOL.md section 4: the first request runs; a retry with the same
+ * by the `Idempotency-Key` header, per docs/protocol.md section 4: the first request runs; a retry with the same
  * request gets the stored response with `Idempotent-Replayed: true`; a reused key with another request gets
  * 422; a retry while the first still runs waits, then gets 409 with `Retry-After`.
  *

@@ -1,5 +1,5 @@
 /**
- * `idemkit/sqs`: SQS job dedup on the same store and table as the HTTP middleware (PROTOCOL.md section 6).
+ * `idemkit/sqs`: SQS job dedup on the same store and table as the HTTP middleware (docs/protocol.md section 6).
  *
  * @example
  * import { sqsJobs } from 'idemkit/sqs';

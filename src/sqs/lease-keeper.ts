@@ -9,7 +9,7 @@ export interface KeptLease {
 }
 
 /**
- * Renews a job's lease every `everyMs` while the job runs (PROTOCOL.md section 3, step 4), fenced by the
+ * Renews a job's lease every `everyMs` while the job runs (docs/protocol.md section 3, step 4), fenced by the
  * lease token. The first failed renewal means someone else took the job over: renewing stops and the loss
  * is kept for the runner, which then writes no outcome. The engine logs and counts it as `lease_lost`.
  *

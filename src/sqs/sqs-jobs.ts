@@ -103,7 +103,7 @@ type Outcome = 'ack' | 'fail';
 /**
  * Makes each SQS **job** run once: a Lambda handler (plain, or inside `middy()`) that collapses duplicates
  * of a batch before any I/O, claims each job in the shared idempotency table, runs `processRecord` for
- * first executions only, and answers with a partial batch response (PROTOCOL.md section 6).
+ * first executions only, and answers with a partial batch response (docs/protocol.md section 6).
  *
  * Enable `ReportBatchItemFailures` on the event source mapping: only the records to retry are reported.
  * Throws {@link IdempotencyConfigError} at cold start for a bad option.
@@ -224,7 +224,7 @@ export function sqsJobs<Result = unknown>(options: SqsJobsOptions<Result>): SqsJ
     return identified.job;
   }
 
-  /** Claims the job and acts on the engine's decision (PROTOCOL.md sections 3 and 6). */
+  /** Claims the job and acts on the engine's decision (docs/protocol.md sections 3 and 6). */
   async function runJob(
     record: SQSRecord,
     job: JobIdentity,

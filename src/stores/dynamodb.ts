@@ -46,7 +46,7 @@ const CLAIM_CONDITION =
 const OWNED = 'leaseToken = :token AND #status = :inProgress';
 
 /**
- * The DynamoDB store: one conditional write per state change (PROTOCOL.md section 3). It marshals records
+ * The DynamoDB store: one conditional write per state change (docs/protocol.md section 3). It marshals records
  * itself, because every attribute has a known type; results arrive already encoded by the engine, so no
  * `Date`, `undefined` or class instance in a result can make a write throw after the side effect.
  *

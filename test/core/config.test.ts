@@ -16,7 +16,7 @@ function configError(run: () => unknown): IdempotencyConfigError {
   throw new Error('Expected an IdempotencyConfigError, got no error.');
 }
 
-describe('per-environment defaults (PROTOCOL.md section 5)', () => {
+describe('per-environment defaults (docs/protocol.md section 5)', () => {
   it.each([
     ['dev', 'observe', 30],
     ['stage', 'observe', 60],

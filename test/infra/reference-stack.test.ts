@@ -23,7 +23,7 @@ const template = Template.fromStack(dev);
 const prodApp = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 const prodTemplate = Template.fromStack(new OrdersStack(prodApp, 'Prod', { settings: STAGES.prod }));
 
-/** The rollout guide's table (PROTOCOL.md section 5). */
+/** The rollout guide's table (docs/protocol.md section 5). */
 const PROTOCOL_ROLLOUT = {
   dev: { mode: 'observe', lockTtlSeconds: 30, strictFailClosed: false },
   stage: { mode: 'observe', lockTtlSeconds: 60, strictFailClosed: false },
@@ -31,7 +31,7 @@ const PROTOCOL_ROLLOUT = {
 } as const;
 
 describe('infra/stages.ts is the one source of stage settings', () => {
-  it.each(STAGE_NAMES)('%s sets the IDEMPOTENCY_* variables of PROTOCOL.md section 5', (stage) => {
+  it.each(STAGE_NAMES)('%s sets the IDEMPOTENCY_* variables of docs/protocol.md section 5', (stage) => {
     const { settings, warnings } = resolveSettings({}, { ...STAGES[stage].environment });
     expect(settings).toMatchObject({ environment: stage, ...PROTOCOL_ROLLOUT[stage] });
     // No clamp had to correct the stage's lock TTL.

@@ -22,7 +22,7 @@ import { load, report, SecretLedger, sqsRecord } from './support.js';
 
 const HTTP_EVENTS = load(10_000, 30_000);
 const SQS_BATCHES = load(2_000, 6_000);
-/** Answers PROTOCOL.md section 4 documents, and the handler's own 201. */
+/** Answers docs/protocol.md section 4 documents, and the handler's own 201. */
 const DOCUMENTED = new Set([201, 400, 409, 422]);
 
 /** A memory store that counts claims, so a test can tell whether a request wrote anything. */

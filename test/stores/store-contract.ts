@@ -43,7 +43,7 @@ function completion(overrides: Partial<CompletionUpdate> = {}): CompletionUpdate
 const BINARY = new Uint8Array([0, 1, 2, 127, 128, 254, 255, 0]);
 
 /**
- * The behaviour every {@link Store} must have (PROTOCOL.md section 3), run once per store. `makeStore`
+ * The behaviour every {@link Store} must have (docs/protocol.md section 3), run once per store. `makeStore`
  * is called once per test; the store may be shared, because every test uses its own key.
  */
 export function storeContract(name: string, makeStore: () => Store): void {

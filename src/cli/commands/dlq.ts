@@ -434,7 +434,7 @@ export async function peekCommand(dlq: string, flags: PeekFlags, io: Io): Promis
         .map((read) => read(message))
         .find((value) => typeof value === 'string' && value !== '');
       const sent = Number(message.Attributes?.SentTimestamp ?? now);
-      // The raw job key is never printed (PROTOCOL.md section 2): it is replaced wherever it appears.
+      // The raw job key is never printed (docs/protocol.md section 2): it is replaced wherever it appears.
       const redact = (text: string) => (typeof key === 'string' ? text.split(key).join('<job key>') : text);
       return {
         id: message.MessageId ?? '',

@@ -257,7 +257,7 @@ async function checkRecords(
       : {
           fix:
             millisecondExpiry > 0
-              ? 'write `expiresAt` in epoch seconds (PROTOCOL.md section 2); upgrade the writer'
+              ? 'write `expiresAt` in epoch seconds (docs/protocol.md section 2); upgrade the writer'
               : 'enable TTL on `expiresAt` (see the ttl check); DynamoDB deletes the backlog within 48 h',
         }),
   });

@@ -39,7 +39,7 @@ function validName(field: 'org' | 'scope', value: string): string {
   }
 }
 
-/** The `pk` the library computes for the record the flags name (PROTOCOL.md section 2). */
+/** The `pk` the library computes for the record the flags name (docs/protocol.md section 2). */
 function pkFromFlags(flags: RecordFlags): string {
   const org = validName('org', flags.org);
   if (flags.pk !== undefined) {
