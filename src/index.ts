@@ -23,6 +23,7 @@ export {
 export { canonicalJson, fingerprintOf } from './core/fingerprint.js';
 export { assertValidKey, assertValidName, keyDigest, recordKey } from './core/keys.js';
 export { type MakeIdempotentOptions, makeIdempotent } from './core/make-idempotent.js';
+export { isClaimable, isExpired, RecordState, recordState } from './core/record-state.js';
 export {
   createTelemetry,
   Signal,
@@ -36,7 +37,6 @@ export {
   type CompletionUpdate,
   type EncodedResult,
   type IdempotencyRecord,
-  isClaimable,
   RecordStatus,
   ResultDroppedReason,
   type Store,

@@ -99,6 +99,12 @@ export interface CommonOptions {
    */
   readonly telemetry?: Telemetry;
   /**
+   * How often a running operation renews its lease, in ms; shorter than the lock TTL. Every door keeps its
+   * lease alive this way, so a short lock TTL means fast recovery after a crash, never a second run.
+   * @default a third of the lock TTL
+   */
+  readonly renewEvery?: number;
+  /**
    * The clock, epoch ms. For tests.
    * @default Date.now
    */
@@ -178,6 +184,7 @@ export const commonOptionsShape = {
       { message: 'an object with an `emit(signal, facts)` method' },
     ),
   ),
+  renewEvery: z.optional(positiveInt),
   clock: z.optional(functionSchema),
 };
 

@@ -1,6 +1,7 @@
 import { RecordCache } from './cache.js';
 import { type CommonOptions, resolveSettings } from './config.js';
 import { IdempotencyEngine } from './engine.js';
+import { Guard } from './guard.js';
 import { createTelemetry } from './telemetry.js';
 
 /**
@@ -22,4 +23,19 @@ export function buildEngine(
       ? undefined
       : new RecordCache(options.cache === true ? {} : options.cache);
   return new IdempotencyEngine({ store: options.store, settings, telemetry, cache, clock: options.clock });
+}
+
+/**
+ * Builds the guard a door calls, once at cold start: the engine, and the renewal period checked against the
+ * lock TTL.
+ *
+ * @example
+ * const guard = buildGuard(parsedOptions, 'makeIdempotent');
+ */
+export function buildGuard(
+  options: CommonOptions,
+  door: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Guard {
+  return new Guard(buildEngine(options, env), { door, renewEveryMs: options.renewEvery });
 }

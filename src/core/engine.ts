@@ -5,8 +5,9 @@ import { type CodecLimits, DEFAULT_CODEC_LIMITS, decodeResult, encodeResult } fr
 import type { Mode, Settings } from './config.js';
 import { IdempotencyStoreError } from './errors.js';
 import { digestOf, recordKey } from './keys.js';
+import { isClaimable, isReopenable, RecordState, recordState } from './record-state.js';
 import { Signal, type SignalFacts, type Telemetry } from './telemetry.js';
-import { type IdempotencyRecord, isClaimable, RECORD_VERSION, RecordStatus, type Store } from './types.js';
+import { type IdempotencyRecord, RECORD_VERSION, RecordStatus, type Store } from './types.js';
 
 /** The right of one invocation to run the operation for a key, until `leaseUntil` (epoch ms). */
 export interface Lease {
@@ -46,7 +47,10 @@ export interface BeginInput {
   readonly remainingTimeMs?: number;
   /** Who claims (an SQS message id), stored so a later reader can tell redeliveries apart. */
   readonly owner?: string;
-  /** Take over a `FAILED` record (a DLQ replay after a fix). */
+  /**
+   * Run a `FAILED` record again (a DLQ replay after a fix), once: only a record that another owner failed is
+   * reopened, so redeliveries of the replayed message that failed it themselves do not run it again.
+   */
   readonly reclaimFailed?: boolean;
   /** Overrides the configured wait budget (jobs never wait). */
   readonly waitBudgetMs?: number;
@@ -136,8 +140,10 @@ export class IdempotencyEngine {
     for (;;) {
       const nowMs = this.now();
       const lease = this.#newLease(pk, input, nowMs, lastSeen);
+      // A replay reopens exactly the FAILED record it saw, fenced by that record's token.
+      const failedToken = lastSeen?.status === RecordStatus.Failed ? lastSeen.leaseToken : undefined;
       const claim = await this.#call('claim', facts, () =>
-        this.store.claim(this.#claimRecord(lease), { nowMs, reclaimFailed: input.reclaimFailed }),
+        this.store.claim(this.#claimRecord(lease), { nowMs, failedToken }),
       ).catch(async (error: unknown) => {
         // The claim may have been applied behind a timeout: withdraw it, fenced by this lease's token, so
         // no orphan lease makes retries wait (409) until it expires. Best effort: the store is failing.
@@ -148,6 +154,10 @@ export class IdempotencyEngine {
       // The blocking record vanished between the condition check and the read: claim again.
       let record = claim.existing;
       while (record !== undefined) {
+        if (this.#reopens(record, input)) {
+          lastSeen = record;
+          break;
+        }
         const decision = this.#decide(record, input.fingerprint, false);
         if (decision.kind !== 'in_progress') return this.#report(decision, facts, waitedMs());
         lastSeen = record;
@@ -164,13 +174,19 @@ export class IdempotencyEngine {
         pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
         record = await this.#call('get', facts, () => this.store.get(pk));
         // An expired record or lease is claimable: leave the inner loop and claim.
-        if (
-          record !== undefined &&
-          isClaimable(record, { nowMs: this.now(), reclaimFailed: input.reclaimFailed })
-        )
-          break;
+        if (record !== undefined && isClaimable(record, { nowMs: this.now() })) break;
       }
     }
+  }
+
+  /** A replay meets a FAILED record with the same meaning that another owner failed: run it again, once. */
+  #reopens(record: IdempotencyRecord, input: BeginInput): boolean {
+    return (
+      input.reclaimFailed === true &&
+      record.fingerprint === input.fingerprint &&
+      recordState(record, this.now()) === RecordState.Failed &&
+      isReopenable(record, input.owner)
+    );
   }
 
   /**
@@ -214,6 +230,8 @@ export class IdempotencyEngine {
       lease,
       () => this.store.complete(lease.pk, lease.token, update),
       (record) => record?.leaseToken === lease.token && record.status === status,
+      // A complete that finds its own completed record (a second complete by the same owner) is no lost lease.
+      true,
     );
     if (!completed) {
       this.telemetry.emit(Signal.LeaseLost, { ...facts, detail: { during: 'complete' } });
@@ -321,10 +339,11 @@ export class IdempotencyEngine {
 
   #decide(record: IdempotencyRecord, fingerprint: string, fromCache: boolean): Decision {
     if (record.fingerprint !== fingerprint) return { kind: 'mismatch', record };
-    if (record.status === RecordStatus.Completed) {
+    const state = recordState(record, this.now());
+    if (state === RecordState.Completed) {
       return { kind: 'replay', record, result: decodeResult(record.result), fromCache };
     }
-    if (record.status === RecordStatus.Failed) return { kind: 'failed', record };
+    if (state === RecordState.Failed) return { kind: 'failed', record };
     const secondsLeft = Math.ceil(((record.leaseUntil ?? 0) - this.now()) / 1000);
     return { kind: 'in_progress', record, retryAfterSeconds: Math.max(1, secondsLeft) };
   }
@@ -368,11 +387,12 @@ export class IdempotencyEngine {
     lease: Lease,
     write: () => Promise<boolean>,
     applied: (record: IdempotencyRecord | undefined) => boolean,
+    checkFirstAttempt = false,
   ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
         const written = await this.#call(operation, facts, write);
-        if (written || attempt === 0) return written;
+        if (written || (attempt === 0 && !checkFirstAttempt)) return written;
         return applied(await this.#call('get', facts, () => this.store.get(lease.pk)));
       } catch (error) {
         if (attempt >= SETTLE_RETRIES) throw error;

@@ -110,6 +110,60 @@ export class IdempotencyStoreError extends IdempotencyError {
   }
 }
 
+/**
+ * A record read from the store is damaged: a required attribute is missing, or one has the wrong type. It is
+ * never taken for a claimable lease; the engine treats it as a store error (fail open, or 503 when strict).
+ *
+ * @example
+ * catch (error) { if (error.cause instanceof IdempotencyCorruptRecordError) alert(error.cause.attributes); }
+ */
+export class IdempotencyCorruptRecordError extends IdempotencyError {
+  override name = 'IdempotencyCorruptRecordError';
+  /** The attributes that are missing or malformed (names only, never values). */
+  readonly attributes: readonly string[];
+  constructor(attributes: readonly string[]) {
+    super(
+      `A stored idempotency record is damaged: ${attributes.map((name) => `\`${name}\``).join(', ')} missing or malformed; inspect it with \`idemkit records get\` and release it.`,
+    );
+    this.attributes = attributes;
+  }
+}
+
+/**
+ * A completed operation is replayed, but its stored result was left out (too large, or not serializable), so
+ * there is nothing to return: the operation already ran and is not run again.
+ *
+ * @example
+ * catch (error) { if (error instanceof IdempotencyResultOmittedError) return lookUpTheOutcome(); }
+ */
+export class IdempotencyResultOmittedError extends IdempotencyError {
+  override name = 'IdempotencyResultOmittedError';
+  readonly record: IdempotencyRecord;
+  /** Why the result was not stored: `too_large` or `unserializable`. */
+  readonly reason: string;
+  constructor(record: IdempotencyRecord, reason: string) {
+    super(
+      `This operation already ran, but its result was not stored (${reason}), so it cannot be replayed; read the outcome from where the operation wrote it.`,
+    );
+    this.record = record;
+    this.reason = reason;
+  }
+}
+
+/**
+ * The lease this operation ran under was taken over (it ran past its lease, or a renewal found another owner):
+ * its outcome is not written. The reason of the operation's abort signal.
+ *
+ * @example
+ * signal.addEventListener('abort', () => { if (signal.reason instanceof IdempotencyLeaseLostError) stop(); });
+ */
+export class IdempotencyLeaseLostError extends IdempotencyError {
+  override name = 'IdempotencyLeaseLostError';
+  constructor() {
+    super("Another invocation took over this operation's lease; stop early, its outcome will not be stored.");
+  }
+}
+
 function describeCause(cause: unknown): string {
   if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
   return String(cause);

@@ -46,6 +46,17 @@ export function fingerprintOf(parts: readonly (string | Uint8Array)[]): string {
 }
 
 /**
+ * The fingerprint of a value a user's `fingerprint` option chose: canonical, so an object built with its keys
+ * in another order is the same request.
+ *
+ * @example
+ * valueFingerprint({ amount: 5, currency: 'EUR' }) === valueFingerprint({ currency: 'EUR', amount: 5 }); // true
+ */
+export function valueFingerprint(value: unknown): string {
+  return fingerprintOf([canonicalJson(value)]);
+}
+
+/**
  * The default fingerprint of a function's arguments (the generic wrapper): canonical JSON of each.
  * Lambda context objects are left out, because they differ on every invocation.
  *
@@ -54,6 +65,14 @@ export function fingerprintOf(parts: readonly (string | Uint8Array)[]): string {
  */
 export function defaultArgumentsFingerprint(args: readonly unknown[]): string {
   return fingerprintOf(args.filter((arg) => !isLambdaContext(arg)).map((arg) => canonicalJson(arg)));
+}
+
+/**
+ * The Lambda's remaining time, in ms, read from a context when it has one; `undefined` when unknown. 0 is a
+ * real value (docs/protocol.md section 3).
+ */
+export function remainingTimeOf(context: unknown): number | undefined {
+  return isLambdaContext(context) ? context.getRemainingTimeInMillis() : undefined;
 }
 
 /** Whether `value` looks like a Lambda context (it has `getRemainingTimeInMillis`). */

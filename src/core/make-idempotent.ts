@@ -7,15 +7,20 @@ import {
   parseOptions,
   scopeSchema,
 } from './config.js';
-import { buildEngine } from './door.js';
-import type { Lease } from './engine.js';
+import { buildGuard } from './door.js';
 import {
   IdempotencyInProgressError,
   IdempotencyKeyMismatchError,
   IdempotencyPreviouslyFailedError,
-  IdempotencyStoreError,
+  IdempotencyResultOmittedError,
 } from './errors.js';
-import { canonicalJson, defaultArgumentsFingerprint, fingerprintOf, isLambdaContext } from './fingerprint.js';
+import {
+  defaultArgumentsFingerprint,
+  isLambdaContext,
+  remainingTimeOf,
+  valueFingerprint,
+} from './fingerprint.js';
+import type { Duplicate } from './guard.js';
 
 /**
  * Options of {@link makeIdempotent}.
@@ -48,10 +53,12 @@ const schema = z.strictObject({
 
 /**
  * Makes any async function idempotent: the first call with a key runs it and stores its result; later
- * calls with the same key and arguments get the stored result without running it.
+ * calls with the same key and arguments get the stored result without running it. The first call's lease is
+ * renewed while it runs; `leaseSignal()` inside the function aborts if another invocation takes it over.
  *
  * Throws {@link IdempotencyKeyMismatchError} for a reused key with other arguments,
- * {@link IdempotencyInProgressError} while the first call still runs past the wait budget, and
+ * {@link IdempotencyInProgressError} while the first call still runs past the wait budget,
+ * {@link IdempotencyResultOmittedError} when the first call's result was too large to store, and
  * {@link IdempotencyStoreError} when the store fails and `strictFailClosed` is on (otherwise it runs).
  *
  * @example
@@ -64,57 +71,54 @@ export function makeIdempotent<Args extends unknown[], Result>(
   options: MakeIdempotentOptions<Args>,
 ): (...args: Args) => Promise<Result> {
   parseOptions(schema, options, 'makeIdempotent');
-  const engine = buildEngine(options);
+  const guard = buildGuard(options, 'makeIdempotent');
   const { scope } = options;
 
   return async function idempotent(...args: Args): Promise<Result> {
-    if (engine.mode === 'off') return operation(...args);
-    const org = typeof options.org === 'string' ? options.org : options.org(...args);
-    const key = options.key(...args);
-    const fingerprint =
-      options.fingerprint === undefined
-        ? defaultArgumentsFingerprint(args)
-        : // Canonical, so a fingerprint object built with its keys in another order is the same request.
-          fingerprintOf([canonicalJson(options.fingerprint(...args))]);
+    if (guard.engine.mode === 'off') return operation(...args);
     const context = args.find(isLambdaContext);
-    let decision: Awaited<ReturnType<typeof engine.begin>>;
-    try {
-      decision = await engine.begin({
-        org,
-        scope,
-        key,
-        fingerprint,
-        remainingTimeMs: context?.getRemainingTimeInMillis(),
-      });
-    } catch (error) {
-      if (error instanceof IdempotencyStoreError && !engine.settings.strictFailClosed)
+    const entry = await guard.enter({
+      org: typeof options.org === 'string' ? options.org : options.org(...args),
+      scope,
+      key: options.key(...args),
+      fingerprint:
+        options.fingerprint === undefined
+          ? defaultArgumentsFingerprint(args)
+          : valueFingerprint(options.fingerprint(...args)),
+      remainingTimeMs: () => remainingTimeOf(context),
+    });
+    switch (entry.kind) {
+      case 'unguarded':
         return operation(...args);
-      throw error;
-    }
-    if (decision.kind === 'execute') return runUnderLease(decision.lease);
-    if (engine.mode === 'observe') return operation(...args);
-    switch (decision.kind) {
-      case 'replay':
-        return decision.result as Result;
-      case 'mismatch':
-        throw new IdempotencyKeyMismatchError(decision.record);
-      case 'in_progress':
-        throw new IdempotencyInProgressError(decision.record, decision.retryAfterSeconds);
-      case 'failed':
-        throw new IdempotencyPreviouslyFailedError(decision.record);
-    }
-
-    async function runUnderLease(lease: Lease): Promise<Result> {
-      let result: Result;
-      try {
-        result = await operation(...args);
-      } catch (error) {
-        await engine.release(lease).catch(() => undefined);
-        throw error;
+      case 'refused':
+        throw entry.error;
+      case 'duplicate':
+        return answer(entry.decision) as Result;
+      case 'owner': {
+        const outcome = await entry.ownership.run(() => operation(...args));
+        if (!outcome.ok) {
+          await entry.ownership.release();
+          throw outcome.error;
+        }
+        await entry.ownership.complete(outcome.value);
+        return outcome.value;
       }
-      // The side effect happened: a store failure here is logged and counted, never thrown.
-      await engine.complete(lease, result).catch(() => undefined);
-      return result;
     }
   };
+}
+
+/** The stored result, or the error that says why there is none to give. */
+function answer(decision: Duplicate): unknown {
+  switch (decision.kind) {
+    case 'replay':
+      if (decision.record.resultDropped !== undefined)
+        throw new IdempotencyResultOmittedError(decision.record, decision.record.resultDropped);
+      return decision.result;
+    case 'mismatch':
+      throw new IdempotencyKeyMismatchError(decision.record);
+    case 'in_progress':
+      throw new IdempotencyInProgressError(decision.record, decision.retryAfterSeconds);
+    case 'failed':
+      throw new IdempotencyPreviouslyFailedError(decision.record);
+  }
 }

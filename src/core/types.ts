@@ -1,3 +1,7 @@
+import type { ClaimOptions } from './record-state.js';
+
+export type { ClaimOptions } from './record-state.js';
+
 /**
  * Record statuses stored in the table (docs/protocol.md section 2). A record is never stored as `EXPIRED`:
  * expiry is a comparison of `expiresAt` with now.
@@ -63,14 +67,6 @@ export const ResultDroppedReason = {
 /** One of {@link ResultDroppedReason}. */
 export type ResultDroppedReason = (typeof ResultDroppedReason)[keyof typeof ResultDroppedReason];
 
-/** What a claim needs besides the new record. */
-export interface ClaimOptions {
-  /** Now, epoch milliseconds; the store compares `expiresAt` and `leaseUntil` with it. */
-  readonly nowMs: number;
-  /** Also take over a `FAILED` record (a DLQ replay after a fix). */
-  readonly reclaimFailed?: boolean;
-}
-
 /** The answer to a claim. */
 export type ClaimResult =
   | { readonly claimed: true }
@@ -88,7 +84,7 @@ export interface CompletionUpdate {
 
 /**
  * The port every store implements: I/O only. Key digests, expiry rules and fingerprint checks live in
- * the engine; a store only evaluates the claim condition atomically (see {@link isClaimable}).
+ * the engine; a store only evaluates the claim condition atomically (see `isClaimable` in `record-state.ts`).
  *
  * Every fenced write resolves `false` when the lease token no longer matches (the lease was lost).
  *
@@ -97,7 +93,7 @@ export interface CompletionUpdate {
  */
 export interface Store {
   /**
-   * Writes `record` (an `IN_PROGRESS` claim) when {@link isClaimable} holds for the current item,
+   * Writes `record` (an `IN_PROGRESS` claim) when `isClaimable` holds for the current item,
    * in one atomic step; otherwise returns the current item.
    */
   claim(record: IdempotencyRecord, options: ClaimOptions): Promise<ClaimResult>;
@@ -109,15 +105,4 @@ export interface Store {
   release(pk: string, leaseToken: string): Promise<boolean>;
   /** Pushes `leaseUntil` (epoch ms), conditional on `leaseToken`. */
   renew(pk: string, leaseToken: string, leaseUntil: number): Promise<boolean>;
-}
-
-/**
- * The claim condition of docs/protocol.md section 3, as a predicate over the current item. Stores that
- * cannot express it as a server-side condition (the memory store) evaluate this inside their atomic step.
- */
-export function isClaimable(existing: IdempotencyRecord | undefined, options: ClaimOptions): boolean {
-  if (existing === undefined) return true;
-  if (existing.expiresAt < Math.floor(options.nowMs / 1000)) return true;
-  if (existing.status === RecordStatus.InProgress && (existing.leaseUntil ?? 0) < options.nowMs) return true;
-  return options.reclaimFailed === true && existing.status === RecordStatus.Failed;
 }

@@ -11,10 +11,10 @@ import {
   readListVariable,
   scopeSchema,
 } from '../core/config.js';
-import { buildEngine } from '../core/door.js';
-import type { Decision, Lease } from '../core/engine.js';
-import { IdempotencyConfigError, IdempotencyStoreError } from '../core/errors.js';
-import { canonicalJson, fingerprintOf } from '../core/fingerprint.js';
+import { buildGuard } from '../core/door.js';
+import { IdempotencyConfigError } from '../core/errors.js';
+import { remainingTimeOf, valueFingerprint } from '../core/fingerprint.js';
+import type { Duplicate, Ownership } from '../core/guard.js';
 import { assertValidName } from '../core/keys.js';
 import { Signal, type SignalFacts } from '../core/telemetry.js';
 import { defaultScope, type HttpRequestView, readHttpEvent } from './event.js';
@@ -116,7 +116,25 @@ const schema = z.strictObject({
 interface RequestState {
   readonly correlationId: string;
   readonly facts: SignalFacts;
-  lease?: Lease;
+  ownership?: Ownership;
+}
+
+// The abort signal of each running first execution, by its Lambda context: concurrent invocations in one
+// process (Lambda Managed Instances) each have their own context object.
+const signals = new WeakMap<object, AbortSignal>();
+
+/**
+ * The abort signal of the lease this HTTP request runs under: it aborts when another invocation takes the
+ * lease over (the outcome would not be stored), so a long handler can stop early. `undefined` when the request
+ * is not a guarded first execution.
+ *
+ * @example
+ * const handler = middy(async (event, context) => {
+ *   await db.write(order, { abortSignal: httpLeaseSignal(context) });
+ * }).use(httpIdempotency(options));
+ */
+export function httpLeaseSignal(context: Context): AbortSignal | undefined {
+  return typeof context === 'object' && context !== null ? signals.get(context) : undefined;
 }
 
 type AnyRequest = Request<unknown, unknown, Error, Context, Record<string, unknown>>;
@@ -138,7 +156,8 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
   options: HttpIdempotencyOptions<TEvent>,
 ): MiddlewareObj<TEvent, TResult> {
   parseOptions(schema, options, 'httpIdempotency');
-  const engine = buildEngine(options);
+  const guard = buildGuard(options, 'httpIdempotency');
+  const { engine } = guard;
   const enforceMethods = readMethods(options.enforceMethods);
   const isExcluded = globMatcher(
     readListVariable(process.env, 'IDEMPOTENCY_EXCLUDE_PATHS') ?? options.excludePaths ?? [],
@@ -200,54 +219,59 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
     const fingerprint =
       options.fingerprint === undefined
         ? httpFingerprint(view)
-        : fingerprintOf([canonicalJson(options.fingerprint(request.event as TEvent, request.context))]);
-    const remaining = request.context?.getRemainingTimeInMillis;
-    let decision: Decision;
-    try {
-      decision = await engine.begin({
-        org,
-        scope,
-        key: reading.key,
-        fingerprint,
-        correlationId,
-        remainingTimeMs: typeof remaining === 'function' ? remaining.call(request.context) : undefined,
-      });
-    } catch (error) {
-      if (!(error instanceof IdempotencyStoreError)) throw error;
-      if (!engine.settings.strictFailClosed) return;
-      return answer(
-        request,
-        state,
-        problemResponse(
-          Problem.StoreUnavailable,
-          'The idempotency store could not be reached, so the request was not run; retry with the same Idempotency-Key.',
-          { 'Retry-After': '1' },
-        ),
-      );
+        : valueFingerprint(options.fingerprint(request.event as TEvent, request.context));
+    const entry = await guard.enter({
+      org,
+      scope,
+      key: reading.key,
+      fingerprint,
+      correlationId,
+      remainingTimeMs: () => remainingTimeOf(request.context),
+    });
+    switch (entry.kind) {
+      case 'owner':
+        state.ownership = entry.ownership;
+        if (typeof request.context === 'object' && request.context !== null)
+          signals.set(request.context, entry.ownership.signal);
+        return;
+      case 'unguarded':
+        return;
+      case 'refused':
+        return answer(
+          request,
+          state,
+          problemResponse(
+            Problem.StoreUnavailable,
+            'The idempotency store could not be reached, so the request was not run; retry with the same Idempotency-Key.',
+            { 'Retry-After': '1' },
+          ),
+        );
+      case 'duplicate':
+        return answer(request, state, decisionResponse(entry.decision));
     }
-    if (decision.kind === 'execute') {
-      state.lease = decision.lease;
-      return;
-    }
-    if (!enforcing()) return;
-    answer(request, state, decisionResponse(decision));
+  };
+
+  /** The request's ownership, taken once: the phase that settles it is the only one that may. */
+  const takeOwnership = (request: AnyRequest, state: RequestState | undefined): Ownership | undefined => {
+    const ownership = state?.ownership;
+    if (state !== undefined) state.ownership = undefined;
+    if (ownership !== undefined && typeof request.context === 'object' && request.context !== null)
+      signals.delete(request.context);
+    return ownership;
   };
 
   const idempotencyAfter = async (request: AnyRequest): Promise<void> => {
     const state = request.internal[STATE] as RequestState | undefined;
     if (state === undefined) return;
-    const lease = state.lease;
-    state.lease = undefined;
-    if (lease !== undefined) {
+    const ownership = takeOwnership(request, state);
+    if (ownership !== undefined) {
       const status = responseStatus(request.response);
       if (status >= 500 || !shouldStore(status)) {
-        await engine.release(lease, { correlationId: state.correlationId }).catch(ignoreCounted);
+        await ownership.release();
       } else {
         const stored = omitHeaders(request.response, omitted);
         const fallback = stored === undefined ? undefined : { ...toStructured(stored), body: '' };
-        await engine
-          .complete(lease, stored, { correlationId: state.correlationId, fallback })
-          .catch(ignoreCounted);
+        await ownership.complete(stored, { fallback });
       }
     }
     if (request.response !== undefined && request.response !== null) {
@@ -258,12 +282,8 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
   };
 
   const idempotencyOnError = async (request: AnyRequest): Promise<void> => {
-    const state = request.internal[STATE] as RequestState | undefined;
     // Only a lease this request owns is released: a rejected duplicate holds none.
-    const lease = state?.lease;
-    if (state === undefined || lease === undefined) return;
-    state.lease = undefined;
-    await engine.release(lease, { correlationId: state.correlationId }).catch(ignoreCounted);
+    await takeOwnership(request, request.internal[STATE] as RequestState | undefined)?.release();
   };
 
   return {
@@ -275,7 +295,7 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
 }
 
 /** The response for a duplicate in `enforce` mode. */
-function decisionResponse(decision: Exclude<Decision, { kind: 'execute' }>): ProxyResponse | undefined {
+function decisionResponse(decision: Duplicate): ProxyResponse | undefined {
   switch (decision.kind) {
     case 'replay': {
       const dropped = decision.record.resultDropped;
@@ -293,7 +313,7 @@ function decisionResponse(decision: Exclude<Decision, { kind: 'execute' }>): Pro
       );
     case 'failed':
       return problemResponse(
-        Problem.KeyMismatch,
+        Problem.PreviouslyFailed,
         'This Idempotency-Key belongs to an operation that failed permanently; send a new key to try again.',
       );
     case 'in_progress':
@@ -356,5 +376,3 @@ function globMatcher(globs: readonly string[]): (path: string) => boolean {
 }
 
 const lower = (name: string) => name.toLowerCase();
-// Store failures after the handler ran are already logged and counted by the engine; the response stands.
-const ignoreCounted = () => undefined;

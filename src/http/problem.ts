@@ -11,6 +11,11 @@ export const Problem = {
     slug: 'idempotency-key-reused',
     title: 'Idempotency-Key reused with a different request',
   },
+  PreviouslyFailed: {
+    status: 422,
+    slug: 'operation-failed',
+    title: 'The operation with this Idempotency-Key failed permanently',
+  },
   InProgress: {
     status: 409,
     slug: 'request-in-progress',

@@ -1,6 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import { IdempotencyValidationError } from '../core/errors.js';
-import { canonicalJson, fingerprintOf } from '../core/fingerprint.js';
+import { valueFingerprint } from '../core/fingerprint.js';
 import { assertValidKey, assertValidName } from '../core/keys.js';
 import { Signal } from '../core/telemetry.js';
 
@@ -76,7 +76,7 @@ export function identifyJob(record: SQSRecord, functions: IdentifyFunctions): Id
     const signal = error.field === 'org' ? Signal.InvalidOrg : Signal.InvalidKey;
     return { ok: false, signal, reason: error.message };
   }
-  return { ok: true, job: { org, key, fingerprint: fingerprintOf([canonicalJson(meaning)]) } };
+  return { ok: true, job: { org, key, fingerprint: valueFingerprint(meaning) } };
 }
 
 /** The default fingerprint's input: the body's JSON value, so key order and spacing do not matter. */

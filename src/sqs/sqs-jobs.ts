@@ -8,14 +8,12 @@ import {
   parseOptions,
   scopeSchema,
 } from '../core/config.js';
-import { buildEngine } from '../core/door.js';
-import type { IdempotencyEngine, Lease } from '../core/engine.js';
-import { IdempotencyConfigError, IdempotencyStoreError } from '../core/errors.js';
+import { buildGuard } from '../core/door.js';
+import { remainingTimeOf } from '../core/fingerprint.js';
+import type { Duplicate, Ownership } from '../core/guard.js';
 import { digestOf, recordKey } from '../core/keys.js';
 import { Signal, type SignalFacts } from '../core/telemetry.js';
-import { RecordStatus } from '../core/types.js';
 import { identifyJob, type JobIdentity } from './identify.js';
-import { LeaseKeeper } from './lease-keeper.js';
 import { createLimiter } from './limiter.js';
 import { REPLAY_ATTRIBUTE } from './replay-marker.js';
 
@@ -44,8 +42,15 @@ export interface SqsJobsOptions<Result = unknown> extends CommonOptions {
    * usable key fails alone.
    */
   readonly jobKey: (record: SQSRecord) => string | number | undefined;
-  /** Runs the job; called once per job, not once per message. A throw fails the record. */
-  readonly processRecord: (record: SQSRecord, context: Context) => Promise<Result> | Result;
+  /**
+   * Runs the job; called once per job, not once per message. A throw fails the record. `signal` aborts when
+   * another invocation takes the job's lease over (its outcome would not be stored), so long work can stop.
+   */
+  readonly processRecord: (
+    record: SQSRecord,
+    context: Context,
+    lease: { readonly signal: AbortSignal },
+  ) => Promise<Result> | Result;
   /**
    * What the job means, compared on every duplicate: the same job key with a different fingerprint is
    * reported failed (a producer bug) and counted as `mismatch`, never acknowledged.
@@ -57,11 +62,6 @@ export interface SqsJobsOptions<Result = unknown> extends CommonOptions {
    * @default 10
    */
   readonly concurrency?: number;
-  /**
-   * How often a running job renews its lease, in ms. Must be shorter than the lock TTL.
-   * @default a third of the lock TTL
-   */
-  readonly renewEvery?: number;
   /**
    * Whether a thrown error is permanent: the record becomes `FAILED`, so duplicates and redeliveries do not
    * run the job again and are reported failed until the message reaches the DLQ. Other errors release the
@@ -92,7 +92,6 @@ const schema = z.strictObject({
   processRecord: functionSchema,
   fingerprint: z.optional(functionSchema),
   concurrency: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_CONCURRENCY))),
-  renewEvery: z.optional(z.int().check(z.positive())),
   isPermanentError: z.optional(functionSchema),
   onFirstCompletion: z.optional(functionSchema),
 });
@@ -119,14 +118,8 @@ type Outcome = 'ack' | 'fail';
  */
 export function sqsJobs<Result = unknown>(options: SqsJobsOptions<Result>): SqsJobsHandler {
   parseOptions(schema, options, 'sqsJobs');
-  const engine = buildEngine(options);
-  const lockTtlMs = engine.settings.lockTtlSeconds * 1000;
-  const renewEveryMs = options.renewEvery ?? Math.floor(lockTtlMs / 3);
-  if (renewEveryMs >= lockTtlMs) {
-    throw new IdempotencyConfigError([
-      `Expected \`renewEvery\` of \`sqsJobs\` to be shorter than the lock TTL (${lockTtlMs} ms), got ${renewEveryMs}; renew at most every third of the lock TTL, or leave it unset.`,
-    ]);
-  }
+  const guard = buildGuard(options, 'sqsJobs');
+  const { engine } = guard;
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const isPermanentError = options.isPermanentError ?? (() => false);
   const { scope, processRecord, onFirstCompletion } = options;
@@ -145,7 +138,7 @@ export function sqsJobs<Result = unknown>(options: SqsJobsOptions<Result>): SqsJ
     }
     const records = event.Records;
     const limit = createLimiter(concurrency);
-    const remainingTimeMs = () => context?.getRemainingTimeInMillis?.();
+    const remainingTimeMs = () => remainingTimeOf(context);
     const outcomes = new Map<SQSRecord, Outcome>();
     // One run per (org, job key) in this batch: the first record to start leads, the others share its outcome.
     const leaders = new Map<string, { readonly fingerprint: string; readonly outcome: Promise<Outcome> }>();
@@ -224,98 +217,74 @@ export function sqsJobs<Result = unknown>(options: SqsJobsOptions<Result>): SqsJ
     return identified.job;
   }
 
-  /** Claims the job and acts on the engine's decision (docs/protocol.md sections 3 and 6). */
+  /** Claims the job and acts on the guard's answer (docs/protocol.md sections 3 and 6). */
   async function runJob(
     record: SQSRecord,
     job: JobIdentity,
     context: Context,
     remainingTimeMs: () => number | undefined,
   ): Promise<Outcome> {
-    let decision: Awaited<ReturnType<IdempotencyEngine['begin']>>;
-    try {
-      decision = await engine.begin({
-        ...job,
-        scope,
-        remainingTimeMs: remainingTimeMs(),
-        owner: record.messageId,
-        reclaimFailed: isReplay(record),
-        // Jobs never wait: a redelivery is cheaper than holding a batch.
-        waitBudgetMs: 0,
-        correlationId: record.messageId,
-      });
-    } catch (error) {
-      // The engine has logged and counted the store error. Fail open unless told to fail closed.
-      if (error instanceof IdempotencyStoreError && !engine.settings.strictFailClosed) {
+    const entry = await guard.enter({
+      ...job,
+      scope,
+      remainingTimeMs,
+      owner: record.messageId,
+      reclaimFailed: isReplay(record),
+      // Jobs never wait: a redelivery is cheaper than holding a batch.
+      waitBudgetMs: 0,
+      correlationId: record.messageId,
+    });
+    switch (entry.kind) {
+      case 'owner':
+        return runOwned(record, job, context, entry.ownership);
+      case 'unguarded':
         return runUnguarded(record, context);
-      }
-      return 'fail';
-    }
-    if (decision.kind === 'execute') return runUnderLease(record, context, decision.lease, remainingTimeMs);
-    if (engine.mode === 'observe') return runUnguarded(record, context);
-    switch (decision.kind) {
-      case 'replay':
-        return 'ack';
-      case 'mismatch':
-      case 'failed':
+      case 'refused':
         return 'fail';
-      case 'in_progress':
-        // Another message's live lease: its own message still guards the job, so this copy may go. Another
-        // delivery of this same message: deleting it could lose the job if that delivery dies.
-        return decision.record.owner === record.messageId ? 'fail' : 'ack';
+      case 'duplicate':
+        return duplicateOutcome(record, entry.decision);
     }
   }
 
-  async function runUnderLease(
+  async function runOwned(
     record: SQSRecord,
+    job: JobIdentity,
     context: Context,
-    lease: Lease,
-    remainingTimeMs: () => number | undefined,
+    ownership: Ownership,
   ): Promise<Outcome> {
-    const correlationId = record.messageId;
-    const keeper = LeaseKeeper.start(engine, lease, renewEveryMs, remainingTimeMs);
-    let result: Result | undefined;
-    let failure: { readonly error: unknown } | undefined;
-    try {
-      result = await processRecord(record, context);
-    } catch (error) {
-      failure = { error };
+    const outcome = await ownership.run((signal) => processRecord(record, context, { signal }));
+    if (outcome.ok) {
+      // The side effect happened: a store failure here is logged and counted, never reported. A job whose
+      // lease was taken over is acknowledged too, since reporting it would only invite another run.
+      if ((await ownership.complete(outcome.value)) === 'done' && onFirstCompletion !== undefined) {
+        await audit(record, outcome.value, context);
+      }
+      return 'ack';
     }
-    const kept = await keeper.stop();
-    // Someone else owns the job now (counted as `lease_lost` by the engine): write nothing. A job that
-    // succeeded is acknowledged, since reporting it would only invite another run.
-    if (kept.lost) return failure === undefined ? 'ack' : 'fail';
-    if (failure !== undefined) {
-      if (permanent(failure.error)) {
+    if (permanent(outcome.error)) {
+      const settled = await ownership.fail({ error: errorName(outcome.error) });
+      if (settled !== 'lost') {
         engine.telemetry.emit(Signal.PermanentFailure, {
-          ...baseFacts(correlationId),
-          org: kept.lease.org,
-          keyDigest: digestOf(kept.lease.pk),
-          detail: { error: errorName(failure.error) },
+          ...baseFacts(record.messageId),
+          org: job.org,
+          keyDigest: digestOf(recordKey(job.org, scope, job.key)),
+          detail: { error: errorName(outcome.error) },
         });
-        await engine
-          .complete(
-            kept.lease,
-            { error: errorName(failure.error) },
-            { status: RecordStatus.Failed, correlationId },
-          )
-          .catch(() => false);
-      } else {
-        await engine.release(kept.lease, { correlationId }).catch(() => false);
       }
-      return 'fail';
+    } else {
+      await ownership.release();
     }
-    // The side effect happened: a store failure here is logged and counted by the engine, never reported.
-    const completed = await engine.complete(kept.lease, result, { correlationId }).catch(() => false);
-    if (completed && onFirstCompletion !== undefined) {
-      try {
-        await onFirstCompletion(record, result as Result, context);
-      } catch (error) {
-        engine.telemetry.warn(
-          `\`onFirstCompletion\` of \`sqsJobs\` (scope ${scope}) threw ${errorName(error)} for message ${correlationId}; the job is done and will not run it again.`,
-        );
-      }
+    return 'fail';
+  }
+
+  async function audit(record: SQSRecord, result: Result, context: Context): Promise<void> {
+    try {
+      await onFirstCompletion?.(record, result, context);
+    } catch (error) {
+      engine.telemetry.warn(
+        `\`onFirstCompletion\` of \`sqsJobs\` (scope ${scope}) threw ${errorName(error)} for message ${record.messageId}; the job is done and will not run it again.`,
+      );
     }
-    return 'ack';
   }
 
   function permanent(error: unknown): boolean {
@@ -328,11 +297,29 @@ export function sqsJobs<Result = unknown>(options: SqsJobsOptions<Result>): SqsJ
 
   async function runUnguarded(record: SQSRecord, context: Context): Promise<Outcome> {
     try {
-      await processRecord(record, context);
+      await processRecord(record, context, { signal: UNGUARDED });
       return 'ack';
     } catch {
       return 'fail';
     }
+  }
+}
+
+// The signal an unguarded run gets: no lease, so nothing can take it over.
+const UNGUARDED = new AbortController().signal;
+
+/** A duplicate's answer (docs/protocol.md section 6). */
+function duplicateOutcome(record: SQSRecord, decision: Duplicate): Outcome {
+  switch (decision.kind) {
+    case 'replay':
+      return 'ack';
+    case 'mismatch':
+    case 'failed':
+      return 'fail';
+    case 'in_progress':
+      // Another message's live lease: its own message still guards the job, so this copy may go. Another
+      // delivery of this same message: deleting it could lose the job if that delivery dies.
+      return decision.record.owner === record.messageId ? 'fail' : 'ack';
   }
 }
 

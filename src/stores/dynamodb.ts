@@ -8,14 +8,15 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type {
-  ClaimOptions,
-  ClaimResult,
-  CompletionUpdate,
-  IdempotencyRecord,
+import { IdempotencyCorruptRecordError } from '../core/errors.js';
+import type { ClaimOptions } from '../core/record-state.js';
+import {
+  type ClaimResult,
+  type CompletionUpdate,
+  type IdempotencyRecord,
   RecordStatus,
   ResultDroppedReason,
-  Store,
+  type Store,
 } from '../core/types.js';
 
 /**
@@ -41,6 +42,8 @@ export interface DynamoDBStoreOptions {
 
 type Item = Record<string, AttributeValue>;
 
+// `isClaimable` (src/core/record-state.ts) as a condition: absent, expired (in whole seconds), or a stuck lease;
+// the store contract suite checks that both agree.
 const CLAIM_CONDITION =
   'attribute_not_exists(pk) OR expiresAt < :nowS OR (#status = :inProgress AND leaseUntil < :nowMs)';
 const OWNED = 'leaseToken = :token AND #status = :inProgress';
@@ -74,9 +77,10 @@ export class DynamoDBStore implements Store {
       ':inProgress': { S: 'IN_PROGRESS' },
     };
     let condition = CLAIM_CONDITION;
-    if (options.reclaimFailed === true) {
-      condition += ' OR #status = :failed';
+    if (options.failedToken !== undefined) {
+      condition += ' OR (#status = :failed AND leaseToken = :failedToken)';
       values[':failed'] = { S: 'FAILED' };
+      values[':failedToken'] = { S: options.failedToken };
     }
     try {
       await this.client.send(
@@ -206,32 +210,58 @@ export function toItem(record: IdempotencyRecord): Item {
 
 /**
  * Unmarshals a record read from the table. Optional attributes the item lacks stay absent (not present as
- * `undefined`), so a record read back equals the record written.
+ * `undefined`), so a record read back equals the record written. An item that lacks a required attribute, or
+ * carries one of the wrong type or an unknown status, throws {@link IdempotencyCorruptRecordError}: a damaged
+ * item must never read as a claimable lease.
  */
 export function fromItem(item: Item): IdempotencyRecord {
-  const number = (name: string) => (item[name]?.N === undefined ? undefined : Number(item[name].N));
-  const string = (name: string) => item[name]?.S;
-  const optional = {
-    leaseUntil: number('leaseUntil'),
-    leaseToken: string('leaseToken'),
-    owner: string('owner'),
+  const problems: string[] = [];
+  const number = (name: string, required: boolean) => {
+    const raw = item[name]?.N;
+    if (raw === undefined || !Number.isFinite(Number(raw))) {
+      if (required || item[name] !== undefined) problems.push(name);
+      return undefined;
+    }
+    return Number(raw);
+  };
+  const string = (name: string, required: boolean) => {
+    const value = item[name]?.S;
+    if (value === undefined && (required || item[name] !== undefined)) problems.push(name);
+    return value;
+  };
+  const status = string('status', true);
+  if (status !== undefined && !STATUSES.has(status)) problems.push('status');
+  const dropped = string('resultDropped', false);
+  if (dropped !== undefined && !DROPPED_REASONS.has(dropped)) problems.push('resultDropped');
+  if (item.result !== undefined && item.result.S === undefined && item.result.B === undefined)
+    problems.push('result');
+  const record = {
+    pk: string('pk', true),
+    org: string('org', true),
+    scope: string('scope', true),
+    status,
+    expiresAt: number('expiresAt', true),
+    fingerprint: string('fingerprint', true),
+    createdAt: number('createdAt', true),
+    attempt: number('attempt', true),
+    v: number('v', true),
+    leaseUntil: number('leaseUntil', false),
+    leaseToken: string('leaseToken', false),
+    owner: string('owner', false),
     result: item.result?.S ?? item.result?.B,
-    resultDropped: string('resultDropped') as ResultDroppedReason | undefined,
-    completedAt: number('completedAt'),
+    resultDropped: dropped,
+    completedAt: number('completedAt', false),
   };
-  const record: IdempotencyRecord = {
-    pk: string('pk') ?? '',
-    org: string('org') ?? '',
-    scope: string('scope') ?? '',
-    status: (string('status') ?? 'IN_PROGRESS') as RecordStatus,
-    expiresAt: number('expiresAt') ?? 0,
-    fingerprint: string('fingerprint') ?? '',
-    createdAt: number('createdAt') ?? 0,
-    attempt: number('attempt') ?? 1,
-    v: number('v') ?? 1,
-  };
-  for (const [name, value] of Object.entries(optional)) {
-    if (value !== undefined) Object.assign(record, { [name]: value });
-  }
-  return record;
+  if (
+    record.status === RecordStatus.InProgress &&
+    (record.leaseUntil === undefined || record.leaseToken === undefined)
+  )
+    problems.push(record.leaseUntil === undefined ? 'leaseUntil' : 'leaseToken');
+  if (problems.length > 0) throw new IdempotencyCorruptRecordError([...new Set(problems)]);
+  return Object.fromEntries(
+    Object.entries(record).filter(([, value]) => value !== undefined),
+  ) as unknown as IdempotencyRecord;
 }
+
+const STATUSES: ReadonlySet<string> = new Set(Object.values(RecordStatus));
+const DROPPED_REASONS: ReadonlySet<string> = new Set(Object.values(ResultDroppedReason));

@@ -1,9 +1,8 @@
+import { type ClaimOptions, isClaimable } from '../core/record-state.js';
 import {
-  type ClaimOptions,
   type ClaimResult,
   type CompletionUpdate,
   type IdempotencyRecord,
-  isClaimable,
   RecordStatus,
   type Store,
 } from '../core/types.js';

@@ -112,7 +112,7 @@ export function storeContract(name: string, makeStore: () => Store): void {
         expect(await store.get(stale.pk)).toStrictEqual(takeover);
       });
 
-      it('takes over a FAILED record only when asked with reclaimFailed', async () => {
+      it("takes over a FAILED record only when asked with that record's own lease token", async () => {
         const store = makeStore();
         const failed = claimRecord();
         await store.claim(failed, { nowMs: NOW_MS });
@@ -124,25 +124,33 @@ export function storeContract(name: string, makeStore: () => Store): void {
         const again = claimRecord({ pk: failed.pk, attempt: 2 });
         const refused = await store.claim(again, { nowMs: NOW_MS + 100 });
         expect(refused.claimed === false && refused.existing?.status).toBe('FAILED');
-        expect(await store.claim(again, { nowMs: NOW_MS + 100, reclaimFailed: true })).toEqual({
+        const otherToken = await store.claim(again, { nowMs: NOW_MS + 100, failedToken: 'not-the-one' });
+        expect(otherToken.claimed === false && otherToken.existing?.status).toBe('FAILED');
+        expect(await store.claim(again, { nowMs: NOW_MS + 100, failedToken: failed.leaseToken })).toEqual({
           claimed: true,
         });
         expect(await store.get(failed.pk)).toStrictEqual(again);
+        // The token fenced that one FAILED record: a second reopening with the same token finds a live lease.
+        const twice = await store.claim(claimRecord({ pk: failed.pk }), {
+          nowMs: NOW_MS + 200,
+          failedToken: failed.leaseToken,
+        });
+        expect(twice.claimed).toBe(false);
       });
 
-      it('does not take over a COMPLETED record or a live lease with reclaimFailed', async () => {
+      it('does not take over a COMPLETED record or a live lease with their own token as failedToken', async () => {
         const store = makeStore();
         const live = claimRecord();
         await store.claim(live, { nowMs: NOW_MS });
         const onLive = await store.claim(claimRecord({ pk: live.pk }), {
           nowMs: NOW_MS + 1,
-          reclaimFailed: true,
+          failedToken: live.leaseToken,
         });
         expect(onLive.claimed).toBe(false);
         await store.complete(live.pk, live.leaseToken ?? '', completion());
         const onCompleted = await store.claim(claimRecord({ pk: live.pk }), {
           nowMs: NOW_MS + 100_000,
-          reclaimFailed: true,
+          failedToken: live.leaseToken,
         });
         expect(onCompleted.claimed).toBe(false);
       });

@@ -1,29 +1,32 @@
-import type { IdempotencyEngine, Lease } from '../core/engine.js';
+import type { IdempotencyEngine, Lease } from './engine.js';
+import { IdempotencyLeaseLostError } from './errors.js';
 
-/** What a {@link LeaseKeeper} knows once the job has settled. */
+/** What a {@link LeaseKeeper} knows once the operation has settled. */
 export interface KeptLease {
   /** The latest renewed lease: its token still fences `complete` and `release`. */
   readonly lease: Lease;
-  /** `true` once a renewal found another token: the job's outcome must not be written. */
+  /** `true` once a renewal found another token: the operation's outcome must not be written. */
   readonly lost: boolean;
 }
 
 /**
- * Renews a job's lease every `everyMs` while the job runs (docs/protocol.md section 3, step 4), fenced by the
- * lease token. The first failed renewal means someone else took the job over: renewing stops and the loss
- * is kept for the runner, which then writes no outcome. The engine logs and counts it as `lease_lost`.
+ * Keeps a lease alive while its owner runs (docs/protocol.md section 3, step 4): renews it every `everyMs`,
+ * fenced by the lease token and bounded by the Lambda's remaining time. The first renewal that finds another
+ * token means someone else took the operation over: renewing stops, `signal` aborts with
+ * {@link IdempotencyLeaseLostError}, and the door then writes no outcome. The engine counts it as `lease_lost`.
+ * A store error during a renewal says nothing about ownership: the next renewal tries again.
  *
  * @example
  * const keeper = LeaseKeeper.start(engine, lease, 20_000, () => context.getRemainingTimeInMillis());
- * await processRecord(record, context);
+ * await operation(keeper.signal);
  * const { lease: current, lost } = await keeper.stop();
  */
 export class LeaseKeeper {
   readonly #engine: IdempotencyEngine;
   readonly #everyMs: number;
   readonly #remainingTimeMs: () => number | undefined;
+  readonly #abort = new AbortController();
   #lease: Lease;
-  #lost = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #renewal: Promise<void> = Promise.resolve();
@@ -52,6 +55,11 @@ export class LeaseKeeper {
     return keeper;
   }
 
+  /** Aborts when the lease is lost, with an {@link IdempotencyLeaseLostError} as its reason. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
   /**
    * Stops renewing and waits for a renewal in flight, so that no renewal lands after `complete` (it would
    * fail its condition and be miscounted as a lost lease).
@@ -60,26 +68,29 @@ export class LeaseKeeper {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#renewal;
-    return { lease: this.#lease, lost: this.#lost };
+    return { lease: this.#lease, lost: this.#abort.signal.aborted };
   }
 
   #schedule(): void {
-    // A chain of timeouts rather than an interval: a slow renewal never overlaps the next one.
+    // A chain of timeouts rather than an interval: a slow renewal never overlaps the next one. Unref'd, so a
+    // lease alone never keeps a process alive.
     this.#timer = setTimeout(() => {
       this.#renewal = this.#renew();
     }, this.#everyMs);
+    this.#timer.unref?.();
   }
 
   async #renew(): Promise<void> {
+    if (this.#stopped) return;
     try {
       const renewed = await this.#engine.renew(this.#lease, this.#remainingTimeMs());
       if (renewed === undefined) {
-        this.#lost = true;
+        this.#abort.abort(new IdempotencyLeaseLostError());
         return;
       }
       this.#lease = renewed;
     } catch {
-      // A store error (logged and counted by the engine) says nothing about ownership: try again next time.
+      // Logged and counted by the engine; ownership is unknown, so keep trying.
     }
     if (!this.#stopped) this.#schedule();
   }
