@@ -21,6 +21,7 @@ export {
   IdempotencyValidationError,
 } from './core/errors.js';
 export { canonicalJson, fingerprintOf } from './core/fingerprint.js';
+export { leaseSignal } from './core/guard.js';
 export { assertValidKey, assertValidName, keyDigest, recordKey } from './core/keys.js';
 export { type MakeIdempotentOptions, makeIdempotent } from './core/make-idempotent.js';
 export { isClaimable, isExpired, RecordState, recordState } from './core/record-state.js';

@@ -5,6 +5,7 @@ export {
   CORRELATION_HEADER,
   type HttpIdempotencyOptions,
   httpIdempotency,
+  httpLeaseSignal,
   REPLAYED_HEADER,
   RESULT_OMITTED_HEADER,
   type StoreResponseOptions,

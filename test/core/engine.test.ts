@@ -190,6 +190,15 @@ describe('lease takeover', () => {
     });
   });
 
+  it('answers a second complete by the same owner as done, without counting a lost lease', async () => {
+    const { engine, telemetry } = makeEngine();
+    const lease = leaseOf(await engine.begin(input()));
+    expect(await engine.complete(lease, 'result')).toBe(true);
+    expect(await engine.complete(lease, 'result')).toBe(true);
+    expect(telemetry.names()).not.toContain('lease_lost');
+    expect((await store.get(lease.pk))?.status).toBe('COMPLETED');
+  });
+
   it('does not let anyone take over a lease that has not ended', async () => {
     const time = manualClock();
     const { engine } = makeEngine({ lockTtlSeconds: 1, waitBudgetMs: 0, clock: time.clock });

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   IdempotencyConfigError,
   IdempotencyInProgressError,
   IdempotencyKeyMismatchError,
+  IdempotencyResultOmittedError,
   IdempotencyStoreError,
 } from '../../src/core/errors.js';
 import type { MakeIdempotentOptions } from '../../src/core/make-idempotent.js';
@@ -258,5 +260,18 @@ describe('50 concurrent invocations with one key on DynamoDB Local', () => {
     expect(fulfilled.length).toBeGreaterThanOrEqual(1);
     // One claim each: the waiters polled with GetItem and never claimed twice.
     expect(control.calls.filter((call) => call === 'PutItemCommand')).toHaveLength(50);
+  });
+});
+
+describe('a replay of a result that was too large to store', () => {
+  it('throws IdempotencyResultOmittedError naming the reason, never undefined, and does not run again', async () => {
+    // Random bytes do not compress: the result stays over the item limit.
+    const { wrapped, runs } = charge({}, async () => ({ receipt: randomBytes(400_000).toString('base64') }));
+    const p = payment();
+    expect((await wrapped(p)) as { receipt: string }).toHaveProperty('receipt');
+    const replay = wrapped(p);
+    await expect(replay).rejects.toBeInstanceOf(IdempotencyResultOmittedError);
+    await expect(wrapped(p)).rejects.toMatchObject({ reason: 'too_large' });
+    expect(runs).toHaveLength(1);
   });
 });

@@ -254,6 +254,35 @@ describe('what is stored', () => {
   });
 });
 
+describe('a key whose operation failed permanently', () => {
+  it('answers 422 problem+json of its own type, not the reused-key one, and does not run', async () => {
+    // A FAILED record is what a job door writes for a permanent failure: copy the record a first request made
+    // into a new store as FAILED, and send the same request there.
+    const first = new MemoryStore();
+    const key = newKey();
+    await build({ store: first, scope: 'create-order' }).invoke('http', { key, body: { item: 'a' } });
+    const [record] = first.records();
+    if (record === undefined) throw new Error('no record');
+    const failedStore = new MemoryStore();
+    const { result: _result, completedAt: _completedAt, ...rest } = record;
+    await failedStore.claim(
+      { ...rest, status: RecordStatus.InProgress, leaseToken: 't', leaseUntil: Date.now() + 60_000 },
+      { nowMs: Date.now() },
+    );
+    await failedStore.complete(record.pk, 't', {
+      status: RecordStatus.Failed,
+      completedAt: Date.now(),
+      expiresAt: record.expiresAt,
+    });
+    const { runs, invoke } = build({ store: failedStore, scope: 'create-order' });
+
+    const response = await invoke('http', { key, body: { item: 'a' } });
+    expect(response.statusCode).toBe(422);
+    expect(problemOf(response).type).toBe('https://idemkit.dev/problems/operation-failed');
+    expect(runs.count).toBe(0);
+  });
+});
+
 describe('duplicates while the first request runs', () => {
   it('answers 409 with Retry-After once the wait budget is spent', async () => {
     let release: () => void = () => undefined;

@@ -430,6 +430,35 @@ describe('permanent errors and DLQ replays', () => {
     expect((await stored('inv-2026-1002'))?.status).toBe(RecordStatus.Completed);
     expect(audited).toEqual(['inv-2026-1001', 'inv-2026-1002']);
   });
+
+  it('runs a still-failing FAILED job once per replay, never again on redeliveries of the replayed message', async () => {
+    const { handler, runs } = build({
+      isPermanentError: (error) => error instanceof InvoiceRejectedError,
+      processRecord: async (record) => {
+        runs.push(invoiceIdOf(record));
+        throw new InvoiceRejectedError('still no email');
+      },
+    });
+    const [, failing] = loadEvent('sqs-standard-batch').Records as [SQSRecord, SQSRecord];
+    expect(reported(await handler(eventOf(failing), fakeContext()))).toEqual([failing.messageId]);
+    expect(await stored('inv-2026-1002')).toMatchObject({ status: RecordStatus.Failed, attempt: 1 });
+
+    // One replay: it runs once and fails again; each redelivery of that same message is reported unrun.
+    let message = replayed(failing, REPLAY_ATTRIBUTE);
+    for (let delivery = 0; delivery < 5; delivery++) {
+      expect(reported(await handler(eventOf(message), fakeContext()))).toEqual([message.messageId]);
+      message = redelivered(message);
+    }
+    expect(runs).toHaveLength(2);
+    expect(await stored('inv-2026-1002')).toMatchObject({ status: RecordStatus.Failed, attempt: 2 });
+
+    // A second replay is a new message: it runs once more, and the attempt count keeps growing.
+    const second = replayed(failing, REPLAY_ATTRIBUTE);
+    await handler(eventOf(second), fakeContext());
+    await handler(eventOf(redelivered(second)), fakeContext());
+    expect(runs).toHaveLength(3);
+    expect(await stored('inv-2026-1002')).toMatchObject({ status: RecordStatus.Failed, attempt: 3 });
+  });
 });
 
 describe('onFirstCompletion', () => {

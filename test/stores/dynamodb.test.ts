@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildEngine } from '../../src/core/door.js';
-import { IdempotencyStoreError } from '../../src/core/errors.js';
+import { IdempotencyCorruptRecordError, IdempotencyStoreError } from '../../src/core/errors.js';
+import { recordKey } from '../../src/core/keys.js';
+import { silentTelemetry } from '../../src/core/telemetry.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 import { recordingTelemetry } from '../core/recording-telemetry.js';
 import { createIdempotencyTable } from '../support/dynamodb.js';
@@ -183,4 +186,49 @@ describe('store failures surface as IdempotencyStoreError with the cause kept', 
     expect(error).toBeInstanceOf(IdempotencyStoreError);
     expect((error as IdempotencyStoreError).operation).toBe('get');
   });
+});
+
+describe('a damaged item read from the table', () => {
+  const damaged: [string, (item: Record<string, unknown>) => void][] = [
+    ['without a status', (item) => delete item.status],
+    ['with an unknown status', (item) => Object.assign(item, { status: { S: 'DONE' } })],
+    ['without expiresAt', (item) => delete item.expiresAt],
+    ['with expiresAt as a string', (item) => Object.assign(item, { expiresAt: { S: 'soon' } })],
+    ['IN_PROGRESS without a lease end', (item) => delete item.leaseUntil],
+    ['without a fingerprint', (item) => delete item.fingerprint],
+  ];
+  for (const [name, damage] of damaged) {
+    it(`${name} is a store error naming the attribute, never a claimable lease`, async () => {
+      const key = `damaged-${randomUUID()}`;
+      const pk = recordKey('acme', 'damaged', key);
+      const item: Record<string, unknown> = {
+        pk: { S: pk },
+        org: { S: 'acme' },
+        scope: { S: 'damaged' },
+        status: { S: 'IN_PROGRESS' },
+        expiresAt: { N: String(Math.floor(Date.now() / 1000) + 3600) },
+        leaseUntil: { N: String(Date.now() + 60_000) },
+        leaseToken: { S: 'owner' },
+        fingerprint: { S: 'fp-1' },
+        createdAt: { N: String(Date.now()) },
+        attempt: { N: '1' },
+        v: { N: '1' },
+      };
+      damage(item);
+      await client.send(new PutItemCommand({ TableName: store.tableName, Item: item as never }));
+      const read = await store.get(pk).catch((caught: unknown) => caught);
+      expect(read).toBeInstanceOf(IdempotencyCorruptRecordError);
+      expect((read as IdempotencyCorruptRecordError).message).toMatch(/`\w+` missing or malformed/);
+      // A claim blocked by the damaged item fails as a store error instead of deciding from it or taking it.
+      const subject = buildEngine(
+        { store, telemetry: silentTelemetry, environment: 'test', mode: 'enforce' },
+        {},
+      );
+      const error = await subject
+        .begin({ org: 'acme', scope: 'damaged', key, fingerprint: 'fp-1' })
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(IdempotencyStoreError);
+      expect((error as IdempotencyStoreError).cause).toBeInstanceOf(IdempotencyCorruptRecordError);
+    });
+  }
 });
