@@ -1,11 +1,53 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  GetQueueAttributesCommand,
-  GetQueueUrlCommand,
-  type QueueAttributeName,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { createRequire } from 'node:module';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { QueueAttributeName, SQSClient } from '@aws-sdk/client-sqs';
 import { CliError, ExitCode, explainAwsError } from './errors.js';
+
+// The SDK clients are peers, and `@aws-sdk/client-sqs` an optional one: this module loads neither when it is
+// imported, so `--help`, `--version` and the commands whose client is installed run without the other.
+const require = createRequire(import.meta.url);
+type Sqs = typeof import('@aws-sdk/client-sqs');
+type Dynamo = typeof import('@aws-sdk/client-dynamodb');
+
+/** The AWS SDK packages the commands import; a command whose package is missing says which to install. */
+const SDK_PACKAGES = ['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs'] as const;
+
+function installed(name: string): boolean {
+  try {
+    require.resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Loads a command's module, which imports its AWS SDK client. A client that is not installed is one line
+ * naming the package and the install command, instead of a module-not-found stack.
+ *
+ * @example
+ * const { peekCommand } = await loadCommand('dlq peek', () => import('./commands/dlq.js'));
+ */
+export async function loadCommand<T>(command: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    const message = String((error as Error).message);
+    const missing =
+      SDK_PACKAGES.find((name) => message.includes(`'${name}'`) && !installed(name)) ??
+      SDK_PACKAGES.find((name) => !installed(name));
+    if (missing === undefined) throw error;
+    throw new CliError(
+      `\`idemkit ${command}\` needs the package ${missing}, which is not installed; install it with \`npm install ${missing}\` and run the command again.`,
+      { exitCode: ExitCode.BadInput, cause: error },
+    );
+  }
+}
+
+// Called only from the commands' modules, which `loadCommand` has loaded with the same package.
+const sqsSdk = (): Sqs => require('@aws-sdk/client-sqs') as Sqs;
+const dynamoSdk = (): Dynamo => require('@aws-sdk/client-dynamodb') as Dynamo;
 
 /** The flags every AWS command takes. */
 export interface CommonOptions {
@@ -53,12 +95,12 @@ export function clientConfig(options: CommonOptions): {
 
 /** An SQS client for the common flags. */
 export function sqsClient(options: CommonOptions): SQSClient {
-  return new SQSClient(clientConfig(options));
+  return new (sqsSdk().SQSClient)(clientConfig(options));
 }
 
 /** A DynamoDB client for the common flags. */
 export function dynamoClient(options: CommonOptions): DynamoDBClient {
-  return new DynamoDBClient(clientConfig(options));
+  return new (dynamoSdk().DynamoDBClient)(clientConfig(options));
 }
 
 /** A queue found by URL or name. */
@@ -84,6 +126,7 @@ export async function resolveQueue(
   options: CommonOptions,
   extra: QueueAttributeName[] = [],
 ): Promise<QueueRef> {
+  const { GetQueueAttributesCommand, GetQueueUrlCommand } = sqsSdk();
   const target = { endpoint: options.endpoint, region: clientConfig(options).region };
   let url = nameOrUrl;
   try {

@@ -1,9 +1,13 @@
 import { Command, CommanderError, Option } from 'commander';
-import { cancelCommand, peekCommand, replayCommand, statusCommand } from './commands/dlq.js';
-import { doctorCommand } from './commands/doctor.js';
-import { getCommand, LIST_STATUSES, listCommand, releaseCommand } from './commands/records.js';
+import { loadCommand } from './aws.js';
+import { LIST_STATUSES } from './commands/list-statuses.js';
 import { CliError, ExitCode } from './errors.js';
 import { type Io, processIo } from './io.js';
+
+// Each command's module is loaded when it runs, because it imports its AWS SDK client, an optional peer.
+const dlqCommands = () => loadCommand('dlq', () => import('./commands/dlq.js'));
+const recordCommands = () => loadCommand('records', () => import('./commands/records.js'));
+const doctorCommands = () => loadCommand('doctor', () => import('./commands/doctor.js'));
 
 /** Adds the flags every AWS command takes, so each command's `--help` lists them. */
 function common(command: Command): Command {
@@ -94,7 +98,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
         .option('--replay-id <id>', 'value of the idemkit-replay attribute (default: timestamp/random)'),
     ).addHelpText('after', FILTER_HELP),
     'idemkit dlq replay --from orders-dlq --filter \'body.type = "order.created"\' --max 100 --rate 50 --yes',
-  ).action(wrap((flags) => replayCommand(flags, io)));
+  ).action(wrap(async (flags) => (await dlqCommands()).replayCommand(flags, io)));
 
   example(
     common(
@@ -104,7 +108,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
         .option('--from <dlq>', 'the dead-letter queue (URL or name) (required)'),
     ),
     'idemkit dlq status --from orders-dlq',
-  ).action(wrap((flags) => statusCommand(flags, io)));
+  ).action(wrap(async (flags) => (await dlqCommands()).statusCommand(flags, io)));
 
   example(
     common(
@@ -115,7 +119,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
         .option('--task-handle <handle>', 'cancel this task (from `dlq status`)'),
     ),
     'idemkit dlq cancel --from orders-dlq',
-  ).action(wrap((flags) => cancelCommand(flags, io)));
+  ).action(wrap(async (flags) => (await dlqCommands()).cancelCommand(flags, io)));
 
   example(
     common(
@@ -132,7 +136,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
         ),
     ),
     'idemkit dlq peek orders-dlq --max 5 --key-from attr.jobId',
-  ).action(wrap((queue, flags) => peekCommand(queue, flags, io)));
+  ).action(wrap(async (queue, flags) => (await dlqCommands()).peekCommand(queue, flags, io)));
 
   const records = program.command('records').description('Idempotency records: get, list, release.');
   const recordOptions = (command: Command) =>
@@ -151,7 +155,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       false,
     ),
     'idemkit records get --table idempotency --org acme --scope create-order --key order-42',
-  ).action(wrap((flags) => getCommand(flags, io)));
+  ).action(wrap(async (flags) => (await recordCommands()).getCommand(flags, io)));
   example(
     common(
       records
@@ -165,7 +169,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
         .option('--page-size <n>', 'items each Scan page reads (default: up to 1 MB)'),
     ),
     'idemkit records list --table idempotency --org acme --status stuck,FAILED',
-  ).action(wrap((flags) => listCommand(flags, io)));
+  ).action(wrap(async (flags) => (await recordCommands()).listCommand(flags, io)));
   example(
     recordOptions(
       records
@@ -173,7 +177,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
         .description('Delete an IN_PROGRESS record whose lease is stuck, so the operation can run again.'),
     ).option('--force', 'also release a COMPLETED or FAILED record, or a live lease', false),
     'idemkit records release --table idempotency --org acme --scope create-order --key order-42',
-  ).action(wrap((flags) => releaseCommand(flags, io)));
+  ).action(wrap(async (flags) => (await recordCommands()).releaseCommand(flags, io)));
 
   example(
     common(
@@ -194,7 +198,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
         .option('--sqs-endpoint <url>', 'SQS endpoint when it differs from --endpoint (default: --endpoint)'),
     ),
     'idemkit doctor --table idempotency --queue orders --dlq orders-dlq',
-  ).action(wrap((flags) => doctorCommand(flags, io)));
+  ).action(wrap(async (flags) => (await doctorCommands()).doctorCommand(flags, io)));
 
   example(
     program

@@ -14,6 +14,7 @@ import { fromItem } from '../../stores/dynamodb.js';
 import { type CommonOptions, clientConfig, dynamoClient } from '../aws.js';
 import { CliError, ExitCode, explainAwsError } from '../errors.js';
 import { confirm, formatDuration, type Io, integerFlag, table } from '../io.js';
+import { LIST_STATUSES } from './list-statuses.js';
 
 /** Flags that name one record: `--org --scope --key`, or `--pk` as `records list` prints it. */
 export interface RecordFlags extends CommonOptions {
@@ -181,9 +182,6 @@ export async function getCommand(flags: RecordFlags & { showResult?: boolean }, 
     return ExitCode.Ok;
   });
 }
-
-/** The statuses `records list --status` accepts: stored ones, plus `stuck` and `expired`, which compare with now. */
-export const LIST_STATUSES = ['IN_PROGRESS', 'COMPLETED', 'FAILED', 'stuck', 'expired'] as const;
 
 /** Flags of `idemkit records list`. */
 export interface ListFlags extends CommonOptions {
