@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 const root = new URL('../../', import.meta.url);
 const packageJson = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
-  exports: Record<string, { import: string } | string>;
+  exports: Record<string, { import: string; default: string } | string>;
   sideEffects: boolean;
   engines: { node: string };
 };
@@ -40,12 +40,15 @@ describe('the package entry points', () => {
       expect(inputs.filter((input) => input.includes('src/http/'))).toEqual([]);
   });
 
-  it('are declared as ESM subpath exports pointing at the build output, free of side effects', () => {
+  it('are declared as subpath exports of the ESM build, for import and require alike, free of side effects', () => {
     expect(packageJson.sideEffects).toBe(false);
     expect(packageJson.engines.node).toBe('>=22');
     for (const subpath of ['.', './dynamodb', './middy', './sqs', './cdk']) {
       const target = packageJson.exports[subpath];
       expect(typeof target === 'object' && target.import.startsWith('./dist/')).toBe(true);
+      // Without a condition that `require` matches, Node 22 answers ERR_PACKAGE_PATH_NOT_EXPORTED even though
+      // it can load the ES module from `require` (22.12+).
+      expect(typeof target === 'object' && target.default === target.import).toBe(true);
     }
   });
 });
