@@ -393,13 +393,39 @@ describe('the idemkit binary, after the README line that installs @aws-sdk/clien
     for (const line of lines) await install(line);
   }, 5 * MINUTES);
 
-  it('runs `dlq`: the error is now about the unreachable endpoint, not a missing package', async () => {
+  it.each([
+    ['dlq', 'peek', 'orders-dlq'],
+    ['dlq', 'status', '--from', 'orders-dlq'],
+    ['dlq', 'cancel', '--from', 'orders-dlq'],
+    ['dlq', 'replay', '--from', 'orders-dlq', '--yes'],
+    ['records', 'get', '--table', 'idempotency', '--org', 'acme', '--scope', 'create-order', '--key', 'k'],
+    ['records', 'list', '--table', 'idempotency', '--org', 'acme'],
+    [
+      'records',
+      'release',
+      '--table',
+      'idempotency',
+      '--org',
+      'acme',
+      '--scope',
+      'create-order',
+      '--key',
+      'k',
+      '--yes',
+    ],
+  ])('runs `%s %s`: against an unreachable endpoint it says so in one line', async (...args) => {
     const endpoint = `http://127.0.0.1:${await closedPort()}`;
-    const result = await idemkit(['dlq', 'peek', 'orders-dlq', '--endpoint', endpoint]);
+    const result = await idemkit([...args, '--endpoint', endpoint]);
     expect(result.code).toBe(1);
     expect(result.stderr).not.toContain('not installed');
-    expect(result.stderr).toContain(endpoint);
+    expect(result.stderr).toContain(`Could not reach ${endpoint}`);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('says in one line that `invoke` needs a checkout of idemkit', async () => {
+    const result = await idemkit(['invoke', 'handler.ts', 'event.json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringContaining('checkout of idemkit')]);
   });
 
   it('runs `doctor` against the table', async () => {
