@@ -1,39 +1,39 @@
-export { type CacheOptions, RecordCache } from './core/cache.js';
-export { type CodecLimits, DEFAULT_CODEC_LIMITS, decodeResult, encodeResult } from './core/codec.js';
-export {
-  type CommonOptions,
-  DEFAULTS,
-  ENVIRONMENT_DEFAULTS,
-  Environment,
-  Mode,
-  resolveSettings,
-  type Settings,
-} from './core/config.js';
-export { buildEngine } from './core/door.js';
-export { type BeginInput, type Decision, IdempotencyEngine, type Lease } from './core/engine.js';
+/**
+ * `idemkit`: the generic wrapper, the in-memory store, the errors and what a custom store or telemetry needs.
+ * The doors and the DynamoDB store have their own subpaths (`idemkit/middy`, `idemkit/sqs`, `idemkit/dynamodb`)
+ * so a Lambda bundles only what it uses.
+ *
+ * @example
+ * import { makeIdempotent, MemoryStore } from 'idemkit';
+ */
+export type { CacheOptions } from './core/cache.js';
 export {
   IdempotencyConfigError,
+  IdempotencyCorruptRecordError,
   IdempotencyError,
   IdempotencyInProgressError,
   IdempotencyKeyMismatchError,
+  IdempotencyLeaseLostError,
   IdempotencyPreviouslyFailedError,
+  IdempotencyResultOmittedError,
   IdempotencyStoreError,
   IdempotencyValidationError,
 } from './core/errors.js';
-export { canonicalJson, fingerprintOf } from './core/fingerprint.js';
 export { leaseSignal } from './core/guard.js';
-export { assertValidKey, assertValidName, keyDigest, recordKey } from './core/keys.js';
+export { keyDigest, recordKey } from './core/keys.js';
 export { type MakeIdempotentOptions, makeIdempotent } from './core/make-idempotent.js';
-export { isClaimable, isExpired, RecordState, recordState } from './core/record-state.js';
+export { type CommonOptions, Environment, Mode } from './core/options.js';
+export { type ClaimOptions, isClaimable, isExpired, RecordState, recordState } from './core/record-state.js';
+export { DEFAULTS, ENVIRONMENT_DEFAULTS, VARIABLES } from './core/settings.js';
 export {
   createTelemetry,
   Signal,
   type SignalFacts,
   silentTelemetry,
   type Telemetry,
+  type TelemetryOptions,
 } from './core/telemetry.js';
 export {
-  type ClaimOptions,
   type ClaimResult,
   type CompletionUpdate,
   type EncodedResult,

@@ -1,7 +1,8 @@
 import { RecordCache } from './cache.js';
-import { type CommonOptions, resolveSettings } from './config.js';
 import { IdempotencyEngine } from './engine.js';
 import { Guard } from './guard.js';
+import type { CommonOptions } from './options.js';
+import { resolveSettings } from './settings.js';
 import { createTelemetry } from './telemetry.js';
 
 /**

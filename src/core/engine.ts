@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordCache } from './cache.js';
 import { type CodecLimits, DEFAULT_CODEC_LIMITS, decodeResult, encodeResult } from './codec.js';
-import type { Mode, Settings } from './config.js';
 import { IdempotencyStoreError } from './errors.js';
 import { digestOf, recordKey } from './keys.js';
+import type { Mode } from './options.js';
 import { isClaimable, isReopenable, RecordState, recordState } from './record-state.js';
+import type { Settings } from './settings.js';
 import { Signal, type SignalFacts, type Telemetry } from './telemetry.js';
 import { type IdempotencyRecord, RECORD_VERSION, RecordStatus, type Store } from './types.js';
 

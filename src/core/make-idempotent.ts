@@ -1,12 +1,4 @@
 import * as z from 'zod/mini';
-import {
-  type CommonOptions,
-  commonOptionsShape,
-  functionSchema,
-  orgSchema,
-  parseOptions,
-  scopeSchema,
-} from './config.js';
 import { buildGuard } from './door.js';
 import {
   IdempotencyInProgressError,
@@ -21,6 +13,14 @@ import {
   valueFingerprint,
 } from './fingerprint.js';
 import type { Duplicate } from './guard.js';
+import {
+  type CommonOptions,
+  commonOptionsShape,
+  functionSchema,
+  orgSchema,
+  parseOptions,
+  scopeSchema,
+} from './options.js';
 
 /**
  * Options of {@link makeIdempotent}.

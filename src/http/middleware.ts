@@ -2,20 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { MiddlewareObj, Request } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
+import { buildGuard } from '../core/door.js';
+import { remainingTimeOf, valueFingerprint } from '../core/fingerprint.js';
+import type { Duplicate, Ownership } from '../core/guard.js';
+import { assertValidName } from '../core/keys.js';
 import {
   type CommonOptions,
   commonOptionsShape,
   functionSchema,
   orgSchema,
   parseOptions,
-  readListVariable,
   scopeSchema,
-} from '../core/config.js';
-import { buildGuard } from '../core/door.js';
-import { IdempotencyConfigError } from '../core/errors.js';
-import { remainingTimeOf, valueFingerprint } from '../core/fingerprint.js';
-import type { Duplicate, Ownership } from '../core/guard.js';
-import { assertValidName } from '../core/keys.js';
+} from '../core/options.js';
+import { resolveHttpSettings } from '../core/settings.js';
 import { Signal, type SignalFacts } from '../core/telemetry.js';
 import { defaultScope, type HttpRequestView, readHttpEvent } from './event.js';
 import { httpFingerprint } from './fingerprint.js';
@@ -30,7 +29,6 @@ export const RESULT_OMITTED_HEADER = 'Idempotent-Result-Omitted';
 /** The correlation header read from the request (else `x-request-id`, else generated) and echoed back. */
 export const CORRELATION_HEADER = 'x-correlation-id';
 
-const DEFAULT_ENFORCE_METHODS = ['POST', 'PATCH'] as const;
 const DEFAULT_OMITTED_HEADERS = [
   'set-cookie',
   'date',
@@ -158,10 +156,8 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
   parseOptions(schema, options, 'httpIdempotency');
   const guard = buildGuard(options, 'httpIdempotency');
   const { engine } = guard;
-  const enforceMethods = readMethods(options.enforceMethods);
-  const isExcluded = globMatcher(
-    readListVariable(process.env, 'IDEMPOTENCY_EXCLUDE_PATHS') ?? options.excludePaths ?? [],
-  );
+  const { enforceMethods, excludePaths } = resolveHttpSettings(options);
+  const isExcluded = globMatcher(excludePaths);
   const shouldStore = options.storeResponse?.statusCodes ?? ((status: number) => status < 500);
   const omitted = new Set(
     [...DEFAULT_OMITTED_HEADERS, ...(options.storeResponse?.omitHeaders ?? [])].map(lower),
@@ -343,21 +339,6 @@ function resolveOrg<TEvent>(
 function correlationOf(view: HttpRequestView): string {
   const candidate = view.headers[CORRELATION_HEADER] ?? view.headers['x-request-id'];
   return candidate !== undefined && /^[\x21-\x7e]{1,128}$/.test(candidate) ? candidate : randomUUID();
-}
-
-function readMethods(fromOption: readonly string[] | undefined): Set<string> {
-  const fromVariable = readListVariable(process.env, 'IDEMPOTENCY_ENFORCE_METHODS');
-  const methods = (fromVariable ?? fromOption ?? DEFAULT_ENFORCE_METHODS).map((method) =>
-    method.toUpperCase(),
-  );
-  const bad = methods.find((method) => !/^[A-Z]+$/.test(method));
-  if (bad !== undefined) {
-    const source = fromVariable === undefined ? '`enforceMethods`' : '`IDEMPOTENCY_ENFORCE_METHODS`';
-    throw new IdempotencyConfigError([
-      `Expected ${source} to list HTTP methods such as POST,PATCH, got '${bad}'.`,
-    ]);
-  }
-  return new Set(methods);
 }
 
 /** `*` matches any run of characters; everything else is literal. */

@@ -1,5 +1,9 @@
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
+import { buildGuard } from '../core/door.js';
+import { remainingTimeOf } from '../core/fingerprint.js';
+import type { Duplicate, Ownership } from '../core/guard.js';
+import { digestOf, recordKey } from '../core/keys.js';
 import {
   type CommonOptions,
   commonOptionsShape,
@@ -7,11 +11,7 @@ import {
   orgSchema,
   parseOptions,
   scopeSchema,
-} from '../core/config.js';
-import { buildGuard } from '../core/door.js';
-import { remainingTimeOf } from '../core/fingerprint.js';
-import type { Duplicate, Ownership } from '../core/guard.js';
-import { digestOf, recordKey } from '../core/keys.js';
+} from '../core/options.js';
 import { Signal, type SignalFacts } from '../core/telemetry.js';
 import { identifyJob, type JobIdentity } from './identify.js';
 import { createLimiter } from './limiter.js';

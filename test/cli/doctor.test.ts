@@ -13,7 +13,7 @@ import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { run } from '../../src/cli/program.js';
 import { recordKey } from '../../src/core/keys.js';
-import { toItem } from '../../src/stores/dynamodb.js';
+import { toItem } from '../../src/stores/dynamodb-item.js';
 import { createIdempotencyTable, localClient } from '../support/dynamodb.js';
 import { idemkit, memoryIo, seed, startSqs } from './support.js';
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { run } from '../../src/cli/program.js';
 import { keyDigest, recordKey } from '../../src/core/keys.js';
 import type { IdempotencyRecord } from '../../src/core/types.js';
-import { toItem } from '../../src/stores/dynamodb.js';
+import { toItem } from '../../src/stores/dynamodb-item.js';
 import { createIdempotencyTable, localClient } from '../support/dynamodb.js';
 import { idemkit, memoryIo } from './support.js';
 

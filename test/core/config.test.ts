@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { commonOptionsShape, parseOptions, resolveSettings } from '../../src/core/config.js';
 import { IdempotencyConfigError } from '../../src/core/errors.js';
+import { commonOptionsShape, parseOptions } from '../../src/core/options.js';
+import { resolveSettings } from '../../src/core/settings.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 
 const NO_VARIABLES = {};

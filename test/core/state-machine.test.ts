@@ -7,10 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveSettings } from '../../src/core/config.js';
 import { IdempotencyEngine, type Lease } from '../../src/core/engine.js';
 import { recordKey } from '../../src/core/keys.js';
 import { isExpired } from '../../src/core/record-state.js';
+import { resolveSettings } from '../../src/core/settings.js';
 import { silentTelemetry } from '../../src/core/telemetry.js';
 import { RecordStatus, type Store } from '../../src/core/types.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';

@@ -9,7 +9,7 @@ import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { OrdersStack } from '../../infra/stacks/orders-stack.js';
 import { STAGE_NAMES, STAGES, stageSettings } from '../../infra/stages.js';
-import { resolveSettings } from '../../src/core/config.js';
+import { resolveSettings } from '../../src/core/settings.js';
 
 // One bundled synth of the dev stack for the whole file; the prod synth skips bundling.
 const outdir = mkdtempSync(join(tmpdir(), 'idemkit-cdk-'));

@@ -17,7 +17,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { fromItem } from '../../src/stores/dynamodb.js';
+import { fromItem } from '../../src/stores/dynamodb-item.js';
 
 /** `IDEMKIT_SOAK=1` (npm run soak) runs every scenario at the issue's full figures. */
 export const SOAK = process.env.IDEMKIT_SOAK === '1';

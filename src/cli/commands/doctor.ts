@@ -8,6 +8,7 @@ import {
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { isExpired } from '../../core/record-state.js';
 import {
   type CommonOptions,
   clientConfig,
@@ -197,7 +198,6 @@ async function checkRecords(
   checks: Check[],
 ): Promise<void> {
   const now = Date.now();
-  const nowS = Math.floor(now / 1000);
   let scanned = 0;
   let stuck = 0;
   let oldestStuck = now;
@@ -220,8 +220,8 @@ async function checkRecords(
       const expiresAt = Number(item.expiresAt?.N ?? 'NaN');
       const leaseUntil = Number(item.leaseUntil?.N ?? '0');
       if (expiresAt > 1e11) millisecondExpiry += 1;
-      else if (expiresAt < nowS - TTL_LAG_S) expiredLagging += 1;
-      else if (expiresAt < nowS) expiredRecent += 1;
+      else if (isExpired({ expiresAt: expiresAt + TTL_LAG_S }, now)) expiredLagging += 1;
+      else if (isExpired({ expiresAt }, now)) expiredRecent += 1;
       else if (item.status?.S === 'IN_PROGRESS' && leaseUntil < now - stuckAfterMin * 60_000) {
         stuck += 1;
         oldestStuck = Math.min(oldestStuck, leaseUntil);

@@ -9,8 +9,9 @@ import {
 import { decodeResult } from '../../core/codec.js';
 import { IdempotencyValidationError } from '../../core/errors.js';
 import { assertValidName, digestOf, recordKey } from '../../core/keys.js';
+import { RecordState, recordState } from '../../core/record-state.js';
 import { type IdempotencyRecord, RecordStatus } from '../../core/types.js';
-import { fromItem } from '../../stores/dynamodb.js';
+import { fromItem } from '../../stores/dynamodb-item.js';
 import { type CommonOptions, clientConfig, dynamoClient } from '../aws.js';
 import { CliError, ExitCode, explainAwsError } from '../errors.js';
 import { confirm, formatDuration, type Io, integerFlag, table } from '../io.js';
@@ -101,8 +102,9 @@ async function withTable<T>(
 
 /** What an operator needs to know about a record, with no raw key: the pk carries only the key's digest. */
 export function view(record: IdempotencyRecord, now = Date.now()) {
-  const expired = record.expiresAt * 1000 < now;
-  const stuck = record.status === RecordStatus.InProgress && (record.leaseUntil ?? 0) < now;
+  const state = recordState(record, now);
+  const expired = state === RecordState.Expired;
+  const stuck = state === RecordState.Stuck;
   return {
     pk: record.pk,
     org: record.org,
@@ -123,13 +125,17 @@ export function view(record: IdempotencyRecord, now = Date.now()) {
 }
 
 function state(record: IdempotencyRecord, now: number): string {
-  if (record.expiresAt * 1000 < now)
-    return `${record.status}, expired ${formatDuration(now - record.expiresAt * 1000)} ago`;
-  if (record.status !== RecordStatus.InProgress) return record.status;
   const lease = record.leaseUntil ?? 0;
-  return lease < now
-    ? `IN_PROGRESS, lease ended ${formatDuration(now - lease)} ago (stuck)`
-    : `IN_PROGRESS, lease live for ${formatDuration(lease - now)}`;
+  switch (recordState(record, now)) {
+    case RecordState.Expired:
+      return `${record.status}, expired ${formatDuration(now - record.expiresAt * 1000)} ago`;
+    case RecordState.Stuck:
+      return `IN_PROGRESS, lease ended ${formatDuration(now - lease)} ago (stuck)`;
+    case RecordState.Live:
+      return `IN_PROGRESS, lease live for ${formatDuration(lease - now)}`;
+    default:
+      return record.status;
+  }
 }
 
 async function read(ddb: DynamoDBClient, table: string, pk: string): Promise<IdempotencyRecord | undefined> {
@@ -325,11 +331,7 @@ export async function releaseCommand(flags: RecordFlags & { force?: boolean }, i
         `Refusing to release ${pk}: it is ${record.status}, so releasing it lets the operation run a second time; pass \`--force\` if that is what you want.`,
       );
     }
-    if (
-      record.status === RecordStatus.InProgress &&
-      (record.leaseUntil ?? 0) >= now &&
-      flags.force !== true
-    ) {
+    if (recordState(record, now) === RecordState.Live && flags.force !== true) {
       throw new CliError(
         `Refusing to release ${pk}: its lease is live for ${formatDuration((record.leaseUntil ?? 0) - now)}, so its owner may still be running; wait for the lease to end or pass \`--force\`.`,
       );

@@ -1,0 +1,175 @@
+import * as z from 'zod/mini';
+import type { CacheOptions } from './cache.js';
+import { IdempotencyConfigError } from './errors.js';
+import { assertValidName, MAX_NAME_LENGTH } from './keys.js';
+import { describeIssue } from './messages.js';
+import type { Telemetry } from './telemetry.js';
+import type { Store } from './types.js';
+
+/** Rollout modes (docs/protocol.md section 5). */
+export const Mode = { Off: 'off', Observe: 'observe', Enforce: 'enforce' } as const;
+/** One of {@link Mode}. */
+export type Mode = (typeof Mode)[keyof typeof Mode];
+
+/** Deployment environments with their own defaults (docs/protocol.md section 5). */
+export const Environment = { Dev: 'dev', Stage: 'stage', Prod: 'prod', Test: 'test' } as const;
+/** One of {@link Environment}. */
+export type Environment = (typeof Environment)[keyof typeof Environment];
+
+export const MODES = Object.values(Mode);
+export const ENVIRONMENTS = Object.values(Environment);
+
+/**
+ * Options every door (HTTP middleware, job runner, generic wrapper) accepts.
+ *
+ * @example
+ * { store: new MemoryStore(), scope: 'charge', mode: 'enforce', lockTtlSeconds: 120 }
+ */
+export interface CommonOptions {
+  /** Where records live. */
+  readonly store: Store;
+  /**
+   * Which environment's defaults apply; `IDEMPOTENCY_ENV` wins over it.
+   * @default 'prod'
+   */
+  readonly environment?: Environment;
+  /**
+   * `off` (no store calls), `observe` (measure, never block) or `enforce`; `IDEMPOTENCY_MODE` wins over it.
+   * @default the environment's mode: `observe` in dev and stage, `enforce` in prod and test
+   */
+  readonly mode?: Mode;
+  /**
+   * How long a claim's lease lasts, in seconds, before another invocation may take over. Raised to the
+   * environment's minimum (120 in prod, 60 in stage) with a warning. `IDEMPOTENCY_LOCK_TTL_S` wins over it.
+   * @default the environment's: 30 dev, 60 stage, 120 prod, 60 test
+   */
+  readonly lockTtlSeconds?: number;
+  /**
+   * How long a record lives, in seconds (the TTL attribute). `IDEMPOTENCY_TTL_S` wins over it.
+   * @default 86400 (24 h, as Stripe keeps keys)
+   */
+  readonly expiresAfterSeconds?: number;
+  /**
+   * How long a duplicate waits for a running first request before answering "in progress", in ms.
+   * `IDEMPOTENCY_WAIT_BUDGET_MS` wins over it.
+   * @default 2000
+   */
+  readonly waitBudgetMs?: number;
+  /**
+   * The most random jitter added to each wait poll, in ms. `IDEMPOTENCY_JITTER_MS` wins over it.
+   * @default 50
+   */
+  readonly jitterMs?: number;
+  /**
+   * When the store fails: `false` runs the operation anyway (fail open), `true` refuses it (HTTP 503).
+   * `IDEMPOTENCY_STRICT_FAIL_CLOSED` wins over it.
+   * @default false
+   */
+  readonly strictFailClosed?: boolean;
+  /**
+   * The in-process cache of completed records: `true` for the default bounds, or the bounds.
+   * @default false
+   */
+  readonly cache?: boolean | CacheOptions;
+  /**
+   * Where decisions are logged and counted.
+   * @default Powertools Logger and Metrics (`createTelemetry()`)
+   */
+  readonly telemetry?: Telemetry;
+  /**
+   * How often a running operation renews its lease, in ms; shorter than the lock TTL. Every door keeps its
+   * lease alive this way, so a short lock TTL means fast recovery after a crash, never a second run.
+   * @default a third of the lock TTL
+   */
+  readonly renewEvery?: number;
+  /**
+   * The clock, epoch ms. For tests.
+   * @default Date.now
+   */
+  readonly clock?: () => number;
+}
+
+const positiveInt = z.int().check(z.positive());
+const nonNegativeInt = z.int().check(z.nonnegative());
+
+/** A zod schema for an option that must be a function. */
+export const functionSchema = z.custom<(...args: never[]) => unknown>(
+  (value) => typeof value === 'function',
+  {
+    message: 'a function',
+  },
+);
+
+const NAME_RULE = `1 to ${MAX_NAME_LENGTH} printable characters with no \`#\`, \`*\` or surrounding spaces`;
+
+function isValidName(field: 'org' | 'scope', value: unknown): boolean {
+  try {
+    assertValidName(field, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A zod schema for a `scope` option: it can lead a record key. Checked once at creation, not per call. */
+export const scopeSchema = z.custom<string>((value) => isValidName('scope', value), { message: NAME_RULE });
+
+/** A zod schema for an `org` option: a function of the input, or a constant that can lead a record key. */
+export const orgSchema = z.custom<string | ((...args: never[]) => unknown)>(
+  (value) => typeof value === 'function' || isValidName('org', value),
+  { message: `a function, or ${NAME_RULE}` },
+);
+
+/** The zod shape of {@link CommonOptions}; doors extend it with their own options. */
+export const commonOptionsShape = {
+  store: z.custom<Store>(
+    (value: unknown) =>
+      typeof value === 'object' &&
+      value !== null &&
+      ['claim', 'get', 'complete', 'release', 'renew'].every(
+        (method) => typeof (value as Record<string, unknown>)[method] === 'function',
+      ),
+    { message: 'a store (`new DynamoDBStore(...)` or `new MemoryStore()`)' },
+  ),
+  environment: z.optional(z.enum(ENVIRONMENTS)),
+  mode: z.optional(z.enum(MODES)),
+  lockTtlSeconds: z.optional(positiveInt),
+  expiresAfterSeconds: z.optional(positiveInt),
+  waitBudgetMs: z.optional(nonNegativeInt),
+  jitterMs: z.optional(nonNegativeInt),
+  strictFailClosed: z.optional(z.boolean()),
+  cache: z.optional(
+    z.union([
+      z.boolean(),
+      z.strictObject({ maxEntries: z.optional(nonNegativeInt), maxBytes: z.optional(nonNegativeInt) }),
+    ]),
+  ),
+  telemetry: z.optional(
+    z.custom<Telemetry>(
+      (value) =>
+        typeof value === 'object' && value !== null && typeof (value as Telemetry).emit === 'function',
+      { message: 'an object with an `emit(signal, facts)` method' },
+    ),
+  ),
+  renewEvery: z.optional(positiveInt),
+  clock: z.optional(functionSchema),
+};
+
+/**
+ * Validates `options` against a strict zod schema, so a misspelled option is an error, and throws
+ * {@link IdempotencyConfigError} with one sentence per problem.
+ *
+ * @example
+ * const parsed = parseOptions(z.strictObject(commonOptionsShape), options, 'makeIdempotent');
+ */
+export function parseOptions<T extends z.core.$ZodType>(
+  schema: T,
+  options: unknown,
+  where: string,
+): z.infer<T> {
+  const parsed = z.safeParse(schema, options);
+  if (parsed.success) return parsed.data;
+  throw new IdempotencyConfigError(
+    parsed.error.issues.map((issue) => describeIssue(issue, options, where, schema)),
+  );
+}
