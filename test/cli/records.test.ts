@@ -1,5 +1,6 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { view } from '../../src/cli/commands/records.js';
 import { run } from '../../src/cli/program.js';
 import { keyDigest, recordKey } from '../../src/core/keys.js';
 import type { IdempotencyRecord } from '../../src/core/types.js';
@@ -79,6 +80,22 @@ const records = (command: 'get' | 'list' | 'release', ...args: string[]) =>
 
 /** The flags that name acme's `charge` record of `key`. */
 const charge = (key: string) => ['--scope', 'charge', '--key', key];
+
+describe('records judge a record by the engine\'s own rule', () => {
+  it('calls a record expired only once the engine would claim over it, in the same whole second', () => {
+    const expiresAt = 1_800_000_000;
+    const subject = record('acme', 'charge', 'edge', { expiresAt });
+    // Half a second past expiresAt the engine's claim condition (expiresAt < nowS) still holds the record.
+    expect(view(subject, expiresAt * 1000 + 500).expired).toBe(false);
+    expect(view(subject, (expiresAt + 1) * 1000).expired).toBe(true);
+  });
+
+  it('calls an IN_PROGRESS record stuck once its lease has ended, and live until then', () => {
+    const subject = record('acme', 'charge', 'lease', { status: 'IN_PROGRESS', leaseUntil: now });
+    expect(view(subject, now).stuck).toBe(false);
+    expect(view(subject, now + 1).stuck).toBe(true);
+  });
+});
 
 describe('records get computes the same pk as the library', () => {
   it('shows the record for --org --scope --key, with the key only as its digest', async () => {
