@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { expected } from '../../src/core/messages.js';
 
 /** Lambda's guidance: a visibility timeout of at least six times the consumer's timeout. */
 export const VISIBILITY_TO_TIMEOUT_RATIO = 6;
@@ -128,7 +129,7 @@ export class JobQueue extends Construct {
 
     if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
       throw new Error(
-        `Expected \`maxReceiveCount\` of JobQueue '${id}' to be a whole number from 1 to 1000, got ${maxReceiveCount}.`,
+        expected(`\`maxReceiveCount\` of JobQueue '${id}'`, 'a whole number from 1 to 1000', maxReceiveCount),
       );
     }
     const floor = Duration.seconds(consumerTimeout.toSeconds() * VISIBILITY_TO_TIMEOUT_RATIO);
@@ -155,7 +156,11 @@ export class JobQueue extends Construct {
     }
     if (!Number.isInteger(deadLetterDepthThreshold) || deadLetterDepthThreshold < 1) {
       throw new Error(
-        `Expected \`deadLetterDepthThreshold\` of JobQueue '${id}' to be a whole number of at least 1, got ${deadLetterDepthThreshold}.`,
+        expected(
+          `\`deadLetterDepthThreshold\` of JobQueue '${id}'`,
+          'a whole number of at least 1',
+          deadLetterDepthThreshold,
+        ),
       );
     }
 
@@ -164,7 +169,11 @@ export class JobQueue extends Construct {
     const queueName = props.queueName ?? generatedQueueName(this, fifo);
     if (!Token.isUnresolved(queueName) && fifo !== queueName.endsWith('.fifo')) {
       throw new Error(
-        `Expected \`queueName\` of JobQueue '${id}' to ${fifo ? 'end' : 'not end'} with '.fifo' ${fifo ? 'for' : 'unless'} a FIFO queue, got '${queueName}'.`,
+        expected(
+          `\`queueName\` of JobQueue '${id}'`,
+          `a name ${fifo ? 'ending' : 'not ending'} with '.fifo' ${fifo ? 'for' : 'unless it is'} a FIFO queue`,
+          queueName,
+        ),
       );
     }
     const sourceArn = Stack.of(this).formatArn({ service: 'sqs', resource: queueName });

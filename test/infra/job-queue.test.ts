@@ -196,9 +196,11 @@ describe('JobQueue rejects settings that lose or duplicate jobs', () => {
 
   it('rejects a FIFO flag that does not match the name', () => {
     expect(make({ fifo: true, queueName: 'jobs' })).toThrow(
-      /to end with '.fifo' for a FIFO queue, got 'jobs'/,
+      /to be a name ending with '.fifo' for a FIFO queue, got 'jobs'/,
     );
-    expect(make({ queueName: 'jobs.fifo' })).toThrow(/to not end with '.fifo' unless a FIFO queue/);
+    expect(make({ queueName: 'jobs.fifo' })).toThrow(
+      /to be a name not ending with '.fifo' unless it is a FIFO queue/,
+    );
   });
 });
 
