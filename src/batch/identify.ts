@@ -1,4 +1,3 @@
-import type { SQSRecord } from 'aws-lambda';
 import { IdempotencyValidationError } from '../core/errors.js';
 import { valueFingerprint } from '../core/fingerprint.js';
 import { assertValidKey, assertValidName } from '../core/keys.js';
@@ -20,10 +19,10 @@ export type Identified =
   | { readonly ok: false; readonly signal: Unusable; readonly reason: string };
 
 /** The user's functions that turn a record into a job identity. */
-export interface IdentifyFunctions {
-  readonly org: string | ((record: SQSRecord) => unknown);
-  readonly jobKey: (record: SQSRecord) => unknown;
-  readonly fingerprint?: (record: SQSRecord) => unknown;
+export interface IdentifyFunctions<R> {
+  readonly org: string | ((record: R) => unknown);
+  readonly jobKey: (record: R) => unknown;
+  readonly fingerprint?: (record: R) => unknown;
 }
 
 /**
@@ -33,7 +32,11 @@ export interface IdentifyFunctions {
  * @example
  * const identified = identifyJob(record, { org: 'acme', jobKey: (r) => JSON.parse(r.body).invoiceId });
  */
-export function identifyJob(record: SQSRecord, functions: IdentifyFunctions): Identified {
+export function identifyJob<R>(
+  record: R,
+  functions: IdentifyFunctions<R>,
+  defaultMeaning: (record: R) => unknown,
+): Identified {
   let org: unknown;
   let key: unknown;
   let meaning: unknown;
@@ -48,7 +51,7 @@ export function identifyJob(record: SQSRecord, functions: IdentifyFunctions): Id
     return { ok: false, signal: Signal.MissingKey, reason: threw('jobKey', error) };
   }
   try {
-    meaning = functions.fingerprint === undefined ? bodyMeaning(record.body) : functions.fingerprint(record);
+    meaning = functions.fingerprint === undefined ? defaultMeaning(record) : functions.fingerprint(record);
   } catch (error) {
     return { ok: false, signal: Signal.MissingKey, reason: threw('fingerprint', error) };
   }
@@ -79,8 +82,8 @@ export function identifyJob(record: SQSRecord, functions: IdentifyFunctions): Id
   return { ok: true, job: { org, key, fingerprint: valueFingerprint(meaning) } };
 }
 
-/** The default fingerprint's input: the body's JSON value, so key order and spacing do not matter. */
-function bodyMeaning(body: string): unknown {
+/** A text's JSON value when it is JSON (so key order and spacing do not matter), else the text itself. */
+export function jsonMeaning(body: string): unknown {
   try {
     return JSON.parse(body);
   } catch {
@@ -90,7 +93,7 @@ function bodyMeaning(body: string): unknown {
 
 function threw(option: string, error: unknown): string {
   const name = error instanceof Error ? error.name : typeof error;
-  return `\`${option}\` threw ${name}; make it return a value for every message the queue can carry.`;
+  return `\`${option}\` threw ${name}; make it return a value for every record the source can carry.`;
 }
 
 function typeName(value: unknown): string {

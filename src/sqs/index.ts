@@ -4,5 +4,6 @@
  * @example
  * import { sqsJobs } from 'idemkit/sqs';
  */
+export { DEFAULT_CONCURRENCY } from '../batch/runner.js';
 export { REPLAY_ATTRIBUTE } from './replay-marker.js';
-export { DEFAULT_CONCURRENCY, type SqsJobsHandler, type SqsJobsOptions, sqsJobs } from './sqs-jobs.js';
+export { type SqsJobsHandler, type SqsJobsOptions, sqsJobs } from './sqs-jobs.js';

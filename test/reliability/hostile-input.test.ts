@@ -8,17 +8,20 @@ import middy from '@middy/core';
 import type { SQSRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { identifyJob, jsonMeaning } from '../../src/batch/identify.js';
 import { recordKey } from '../../src/core/keys.js';
 import { createTelemetry } from '../../src/core/telemetry.js';
 import type { ClaimOptions, IdempotencyRecord } from '../../src/core/types.js';
 import { httpIdempotency } from '../../src/http/index.js';
-import { identifyJob } from '../../src/sqs/identify.js';
 import { sqsJobs } from '../../src/sqs/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { EVENT_KINDS, httpEvent, lambdaContext, orgOf } from '../http/harness.js';
 import { fakeContext } from '../sqs/support.js';
 import { captureLogs, type LogCapture } from '../support/log-capture.js';
 import { load, report, SecretLedger, sqsRecord } from './support.js';
+
+/** The SQS runner's default fingerprint input: the body's JSON value. */
+const sqsMeaning = (record: { body: string }) => jsonMeaning(record.body);
 
 const HTTP_EVENTS = load(10_000, 30_000);
 const SQS_BATCHES = load(2_000, 6_000);
@@ -224,7 +227,7 @@ describe(`${SQS_BATCHES} batches of hostile SQS records`, () => {
         records += batch.length;
         const usable = new Set<string>();
         for (const record of batch) {
-          const identified = identifyJob(record, options);
+          const identified = identifyJob(record, options, sqsMeaning);
           if (identified.ok)
             usable.add(recordKey(identified.job.org, 'send-invoice-email', identified.job.key));
           else unusable += 1;
@@ -238,7 +241,7 @@ describe(`${SQS_BATCHES} batches of hostile SQS records`, () => {
           if (!before.has(record.pk) && !usable.has(record.pk)) strayRecords += 1;
         }
         for (const record of batch) {
-          if (!identifyJob(record, options).ok) {
+          if (!identifyJob(record, options, sqsMeaning).ok) {
             expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toContain(
               record.messageId,
             );

@@ -4,14 +4,17 @@
  */
 import middy from '@middy/core';
 import { describe, expect, it } from 'vitest';
+import { identifyJob, jsonMeaning } from '../../src/batch/identify.js';
 import { createTelemetry } from '../../src/core/telemetry.js';
 import { httpIdempotency } from '../../src/http/index.js';
-import { identifyJob } from '../../src/sqs/identify.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { idemkit } from '../cli/support.js';
 import { httpEvent, lambdaContext, orgOf } from '../http/harness.js';
 import { captureLogs } from '../support/log-capture.js';
 import { SecretLedger, sqsRecord } from './support.js';
+
+/** The SQS runner's default fingerprint input: the body's JSON value. */
+const sqsMeaning = (record: { body: string }) => jsonMeaning(record.body);
 
 const secrets = new SecretLedger();
 
@@ -61,6 +64,7 @@ describe('what a caller sees for rejected input', () => {
           org: 'acme',
           jobKey: (record) => (JSON.parse(record.body) as { jobKey: string }).jobKey,
         },
+        sqsMeaning,
       ),
       identifyJob(
         sqsRecord({ jobKey: 'fine', n: 0, payload: '', org: secrets.add(`${secrets.next('o')}*`) }),
@@ -68,6 +72,7 @@ describe('what a caller sees for rejected input', () => {
           org: (record) => record.messageAttributes.orgId?.stringValue,
           jobKey: (record) => (JSON.parse(record.body) as { jobKey: string }).jobKey,
         },
+        sqsMeaning,
       ),
     ].map((identified) => (identified.ok ? '' : identified.reason));
     expect(reasons.every((reason) => reason !== '')).toBe(true);
