@@ -15,7 +15,15 @@ import { silentTelemetry } from '../../src/core/telemetry.js';
 import { RecordStatus, type Store } from '../../src/core/types.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import { RedisStore } from '../../src/stores/redis.js';
 import { createIdempotencyTable, localClient } from '../support/dynamodb.js';
+import {
+  CLIENT_LIBRARIES,
+  type ConnectedClient,
+  connectClient,
+  type RedisServer,
+  startRedisServer,
+} from '../support/redis.js';
 
 const INVOCATIONS = 3;
 const LOCK_TTL_MS = 1000;
@@ -239,5 +247,25 @@ describe('the state machine never runs two live owners nor overwrites a complete
     it('holds over random command sequences', async () => {
       await property(() => new DynamoDBStore({ tableName, client }), 40);
     }, 120_000);
+  });
+
+  describe('on RedisStore (redis-server)', () => {
+    let server: RedisServer;
+    const clients: ConnectedClient[] = [];
+    beforeAll(async () => {
+      server = await startRedisServer();
+    });
+    afterAll(async () => {
+      for (const client of clients) await client.close();
+      await server?.stop();
+    });
+
+    for (const library of CLIENT_LIBRARIES) {
+      it(`holds over random command sequences through ${library}`, async () => {
+        const client = await connectClient(library, server);
+        clients.push(client);
+        await property(() => new RedisStore({ client: client.adapter }), 40);
+      }, 120_000);
+    }
   });
 });

@@ -35,6 +35,11 @@ describe('the package entry points', () => {
     ['idemkit/middy', 'src/http/index.ts', [...CLI, ...CDK, /src\/sqs\//, /src\/stores\/dynamodb/]],
     ['idemkit/sqs', 'src/sqs/index.ts', [...CLI, ...CDK, /src\/http\//, /src\/stores\/dynamodb/]],
     ['idemkit/dynamodb', 'src/stores/dynamodb.ts', [...CLI, ...CDK, /src\/http\//, /src\/sqs\//]],
+    [
+      'idemkit/redis',
+      'src/stores/redis.ts',
+      [...CLI, ...CDK, /src\/http\//, /src\/sqs\//, /@aws-sdk/, /dynamodb/],
+    ],
     ['idemkit/cdk', 'infra/constructs/index.ts', [...CLI, /src\/http\//, /src\/sqs\//, /infra\/stacks\//]],
   ])('%s bundles without what other subpaths carry', async (_name, entry, forbidden) => {
     const inputs = await bundledInputs(entry);
@@ -45,7 +50,7 @@ describe('the package entry points', () => {
   it('are declared as subpath exports of the ESM build, for import and require alike, free of side effects', () => {
     expect(packageJson.sideEffects).toBe(false);
     expect(packageJson.engines.node).toBe('>=22');
-    for (const subpath of ['.', './dynamodb', './middy', './sqs', './cdk']) {
+    for (const subpath of ['.', './dynamodb', './redis', './middy', './sqs', './cdk']) {
       const target = packageJson.exports[subpath];
       expect(typeof target === 'object' && target.import.startsWith('./dist/')).toBe(true);
       // Without a condition that `require` matches, Node 22 answers ERR_PACKAGE_PATH_NOT_EXPORTED even though

@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildEngine } from '../../src/core/door.js';
+import { IdempotencyCorruptRecordError, IdempotencyStoreError } from '../../src/core/errors.js';
+import { recordKey } from '../../src/core/keys.js';
+import { silentTelemetry } from '../../src/core/telemetry.js';
+import { REDIS_SCRIPTS, type RedisScriptClient, RedisStore } from '../../src/stores/redis.js';
+import { replyToFields } from '../../src/stores/redis-record.js';
+import {
+  CLIENT_LIBRARIES,
+  type ConnectedClient,
+  connectClient,
+  type RedisServer,
+  startRedisServer,
+} from '../support/redis.js';
+import { claimRecord, storeContract } from './store-contract.js';
+
+const NOW_MS = 1_800_000_000_000;
+
+let server: RedisServer;
+const clients = new Map<string, ConnectedClient>();
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  for (const library of CLIENT_LIBRARIES) clients.set(library, await connectClient(library, server));
+});
+afterAll(async () => {
+  for (const client of clients.values()) await client.close();
+  await server?.stop();
+});
+
+const connected = (library: string) => {
+  const client = clients.get(library);
+  if (client === undefined) throw new Error(`${library} is not connected`);
+  return client;
+};
+
+for (const library of CLIENT_LIBRARIES) {
+  storeContract(
+    `RedisStore through ${library} on redis-server`,
+    () => new RedisStore({ client: connected(library).adapter }),
+  );
+}
+
+/** An adapter that counts the scripts sent through it, by name. */
+function counting(inner: RedisScriptClient): { adapter: RedisScriptClient; calls: string[] } {
+  const names = new Map(Object.entries(REDIS_SCRIPTS).map(([name, script]) => [script.sha1, name]));
+  const calls: string[] = [];
+  return {
+    calls,
+    adapter: {
+      runScript(script, keys, args) {
+        calls.push(names.get(script.sha1) ?? 'unknown');
+        return inner.runScript(script, keys, args);
+      },
+    },
+  };
+}
+
+describe('RedisStore on redis-server', () => {
+  for (const library of CLIENT_LIBRARIES) {
+    it(`claims and decides a blocked claim in one script each, through ${library}`, async () => {
+      const { adapter, calls } = counting(connected(library).adapter);
+      const store = new RedisStore({ client: adapter });
+      const record = claimRecord();
+      expect(await store.claim(record, { nowMs: NOW_MS })).toEqual({ claimed: true });
+      const blocked = await store.claim({ ...record, leaseToken: 'other' }, { nowMs: NOW_MS + 1 });
+      expect(blocked).toStrictEqual({ claimed: false, existing: record });
+      expect(calls).toEqual(['claim', 'claim']);
+    });
+
+    it(`loads its scripts again after the server forgot them (SCRIPT FLUSH), through ${library}`, async () => {
+      const client = connected(library);
+      const store = new RedisStore({ client: client.adapter });
+      const record = claimRecord();
+      await client.command(['SCRIPT', 'FLUSH']);
+      expect(await store.claim(record, { nowMs: NOW_MS })).toEqual({ claimed: true });
+      await client.command(['SCRIPT', 'FLUSH']);
+      expect(await store.get(record.pk)).toStrictEqual(record);
+    });
+  }
+
+  it('keeps each record in one hash at <keyPrefix><org>#<scope>#<digest>, with no raw key in it', async () => {
+    const client = connected('node-redis');
+    const store = new RedisStore({ client: client.adapter, keyPrefix: 'idem:' });
+    const rawKey = `raw-key-${randomUUID()}`;
+    const engine = buildEngine(
+      { store, telemetry: silentTelemetry, environment: 'test', mode: 'enforce' },
+      {},
+    );
+    const decision = await engine.begin({ org: 'acme', scope: 'keys', key: rawKey, fingerprint: 'fp' });
+    if (decision.kind !== 'execute') throw new Error(`expected execute, got ${decision.kind}`);
+    const pk = recordKey('acme', 'keys', rawKey);
+    expect(pk).toMatch(/^acme#keys#[A-Za-z0-9_-]+$/);
+    expect(await client.command(['TYPE', `idem:${pk}`])).toBe('hash');
+    const fields = replyToFields(await client.command(['HGETALL', `idem:${pk}`])) ?? {};
+    expect(fields).toMatchObject({ pk, org: 'acme', scope: 'keys', status: 'IN_PROGRESS' });
+    expect(Object.values(fields).some((value) => value.includes(rawKey))).toBe(false);
+    const keys = (await client.command(['KEYS', '*'])) as string[];
+    expect(keys.some((key) => key.includes(rawKey))).toBe(false);
+  });
+
+  it('gives every record a server TTL that ends with the last second of its lifetime', async () => {
+    const client = connected('ioredis');
+    const store = new RedisStore({ client: client.adapter });
+    const now = Date.now();
+    const expiresAt = Math.floor(now / 1000) + 600;
+    const record = claimRecord({ expiresAt, leaseUntil: now + 60_000 });
+    await store.claim(record, { nowMs: now });
+    const claimTtl = Number(await client.command(['PTTL', record.pk]));
+    expect(claimTtl).toBeGreaterThan(600_000 - 60_000);
+    expect(claimTtl).toBeLessThanOrEqual((expiresAt + 1) * 1000 - now);
+    await store.complete(record.pk, record.leaseToken ?? '', {
+      status: 'COMPLETED',
+      result: '"done"',
+      completedAt: now,
+      expiresAt: expiresAt + 3600,
+    });
+    const completedTtl = Number(await client.command(['PTTL', record.pk]));
+    expect(completedTtl).toBeGreaterThan(claimTtl + 3_000_000);
+    expect(completedTtl).toBeLessThanOrEqual((expiresAt + 3601) * 1000 - now);
+  });
+
+  it('lets the server delete a record once its lifetime is over', async () => {
+    const client = connected('iovalkey');
+    const store = new RedisStore({ client: client.adapter });
+    const now = Date.now();
+    // Lifetime ends with the current second: the server drops it within about a second.
+    const record = claimRecord({ expiresAt: Math.floor(now / 1000), leaseUntil: now + 60_000 });
+    await store.claim(record, { nowMs: now });
+    expect(await store.get(record.pk)).toStrictEqual(record);
+    const deadline = Date.now() + 20_000;
+    while ((await store.get(record.pk)) !== undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await store.get(record.pk)).toBeUndefined();
+  });
+
+  it('takes a claim re-sent with its own token (a cut connection) instead of blocking on itself', async () => {
+    const store = new RedisStore({ client: connected('node-redis').adapter });
+    const record = claimRecord();
+    await store.claim(record, { nowMs: NOW_MS });
+    expect(await store.claim(record, { nowMs: NOW_MS + 5 })).toEqual({ claimed: true });
+    expect(await store.get(record.pk)).toStrictEqual(record);
+  });
+
+  it('refuses to be built without a client adapter, saying what it expected', () => {
+    expect(() => new RedisStore({ client: {} as never })).toThrow(
+      /Expected `client` of `RedisStore` to be a client adapter \(nodeRedisClient, ioredisClient or valkeyGlideClient from 'idemkit\/redis'\), got an object without `runScript`\./,
+    );
+  });
+
+  it('surfaces a server error (a key of another type) as IdempotencyStoreError', async () => {
+    const client = connected('node-redis');
+    const store = new RedisStore({ client: client.adapter });
+    const key = `wrongtype-${randomUUID()}`;
+    const pk = recordKey('acme', 'wrongtype', key);
+    await client.command(['SET', pk, 'not a hash']);
+    const engine = buildEngine(
+      { store, telemetry: silentTelemetry, environment: 'test', mode: 'enforce' },
+      {},
+    );
+    const error = await engine
+      .begin({ org: 'acme', scope: 'wrongtype', key, fingerprint: 'fp' })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(IdempotencyStoreError);
+    expect(String((error as IdempotencyStoreError).cause)).toMatch(/WRONGTYPE/);
+  });
+});
+
+describe('a damaged record read from redis-server', () => {
+  const damaged: [string, string[]][] = [
+    ['without a status', ['HDEL', 'status']],
+    ['with an unknown status', ['HSET', 'status', 'DONE']],
+    ['without expiresAt', ['HDEL', 'expiresAt']],
+    ['with expiresAt that is not a number', ['HSET', 'expiresAt', 'soon']],
+    ['IN_PROGRESS without a lease end', ['HDEL', 'leaseUntil']],
+    ['without a fingerprint', ['HDEL', 'fingerprint']],
+  ];
+  for (const [name, [command, field, value]] of damaged) {
+    it(`${name} is a store error naming the field, never a claimable lease`, async () => {
+      const client = connected('ioredis');
+      const store = new RedisStore({ client: client.adapter });
+      const key = `damaged-${randomUUID()}`;
+      const pk = recordKey('acme', 'damaged', key);
+      const now = Date.now();
+      const record = claimRecord({ pk, scope: 'damaged', expiresAt: Math.floor(now / 1000) + 3600 });
+      await store.claim({ ...record, leaseUntil: now + 60_000 }, { nowMs: now });
+      await client.command([command ?? '', pk, field ?? '', ...(value === undefined ? [] : [value])]);
+      const read = await store.get(pk).catch((caught: unknown) => caught);
+      expect(read).toBeInstanceOf(IdempotencyCorruptRecordError);
+      expect((read as IdempotencyCorruptRecordError).message).toMatch(/`\w+` missing or malformed/);
+      const engine = buildEngine(
+        { store, telemetry: silentTelemetry, environment: 'test', mode: 'enforce' },
+        {},
+      );
+      const error = await engine
+        .begin({ org: 'acme', scope: 'damaged', key, fingerprint: 'fp-1' })
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(IdempotencyStoreError);
+      expect((error as IdempotencyStoreError).cause).toBeInstanceOf(IdempotencyCorruptRecordError);
+      // The damaged record is still there, untouched by the claim.
+      expect(Number(await client.command(['EXISTS', pk]))).toBe(1);
+    });
+  }
+});
