@@ -8,9 +8,15 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
+import { GlideClient, Script } from '@valkey/valkey-glide';
 import { Redis } from 'ioredis';
 import { Valkey } from 'iovalkey';
-import { ioredisClient, nodeRedisClient, type RedisScriptClient } from '../../src/stores/redis.js';
+import {
+  ioredisClient,
+  nodeRedisClient,
+  type RedisScriptClient,
+  valkeyGlideClient,
+} from '../../src/stores/redis.js';
 import { freePort } from './dynamodb-local.js';
 
 /** A running `redis-server`. */
@@ -153,7 +159,7 @@ export interface ConnectedClient {
 }
 
 /** The client libraries the store supports and the tests run against. */
-export const CLIENT_LIBRARIES = ['node-redis', 'ioredis', 'iovalkey'] as const;
+export const CLIENT_LIBRARIES = ['node-redis', 'ioredis', 'iovalkey', 'valkey-glide'] as const;
 export type ClientLibrary = (typeof CLIENT_LIBRARIES)[number];
 
 /** Connects one of {@link CLIENT_LIBRARIES} to `server` (or to `port` on 127.0.0.1). */
@@ -184,6 +190,19 @@ export async function connectClient(
         command: (args) => client.call(args[0] ?? '', ...args.slice(1)),
         close: async () => {
           client.disconnect();
+        },
+      };
+    }
+    case 'valkey-glide': {
+      const client = await GlideClient.createClient({
+        addresses: [{ host: '127.0.0.1', port: server.port }],
+      });
+      return {
+        name: library,
+        adapter: valkeyGlideClient(client, Script),
+        command: (args) => client.customCommand(args),
+        close: async () => {
+          client.close();
         },
       };
     }
