@@ -41,6 +41,17 @@ describe('the package entry points', () => {
       [...CLI, ...CDK, /src\/http\//, /src\/sqs\//, /@aws-sdk/, /dynamodb/],
     ],
     ['idemkit/cdk', 'infra/constructs/index.ts', [...CLI, /src\/http\//, /src\/sqs\//, /infra\/stacks\//]],
+    [
+      'idemkit/kinesis',
+      'src/kinesis/index.ts',
+      [...CLI, ...CDK, /src\/http\//, /src\/sqs\//, /src\/kafka\//],
+    ],
+    [
+      'idemkit/dynamodb-streams',
+      'src/dynamodb-streams/index.ts',
+      [...CLI, ...CDK, /src\/http\//, /src\/sqs\//, /src\/kinesis\//],
+    ],
+    ['idemkit/kafka', 'src/kafka/index.ts', [...CLI, ...CDK, /src\/http\//, /src\/sqs\//, /src\/kinesis\//]],
   ])('%s bundles without what other subpaths carry', async (_name, entry, forbidden) => {
     const inputs = await bundledInputs(entry);
     expect(inputs.length).toBeGreaterThan(0);
