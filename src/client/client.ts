@@ -13,6 +13,8 @@ export interface RetryInfo {
   readonly status?: number;
   /** How long the client waits before the next attempt, in ms. */
   readonly delayMs: number;
+  /** The server's `Retry-After` in ms, when it sent one: `delayMs` is never less. */
+  readonly retryAfterMs?: number;
   /** The `X-Correlation-Id` of the operation (never its idempotency key). */
   readonly correlationId: string;
 }
@@ -199,7 +201,14 @@ export class IdempotentClient {
       const delayMs = retryDelay(attempt, this.#bounds, this.#random, failure.retryAfterMs);
       // A wait that would end past the budget is not started: the caller hears now, not at the deadline.
       if (this.#now() + delayMs >= deadline) throw failure.error;
-      this.#onRetry?.({ attempt, reason: failure.reason, status: failure.status, delayMs, correlationId });
+      this.#onRetry?.({
+        attempt,
+        reason: failure.reason,
+        status: failure.status,
+        delayMs,
+        retryAfterMs: failure.retryAfterMs,
+        correlationId,
+      });
       await this.#sleep(delayMs, signal ?? undefined);
     }
   }
