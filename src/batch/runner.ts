@@ -279,9 +279,9 @@ export function batchRunner<Event, R, Failure, Result>(
     if (outcome.ok) {
       // The side effect happened: a store failure here is logged and counted, never reported. A job whose
       // lease was taken over is acknowledged too, since reporting it would only invite another run.
-      if ((await ownership.complete(outcome.value)) === 'done' && onFirstCompletion !== undefined) {
-        await audit(record, outcome.value, context);
-      }
+      await ownership.complete(outcome.value, {
+        audit: onFirstCompletion && (() => onFirstCompletion(record, outcome.value, context)),
+      });
       return 'ack';
     }
     if (permanent(outcome.error)) {
@@ -297,16 +297,6 @@ export function batchRunner<Event, R, Failure, Result>(
       await ownership.release();
     }
     return 'fail';
-  }
-
-  async function audit(record: R, result: Result, context: Context): Promise<void> {
-    try {
-      await onFirstCompletion?.(record, result, context);
-    } catch (error) {
-      engine.telemetry.warn(
-        `\`onFirstCompletion\` of \`${source.door}\` (scope ${scope}) threw ${errorName(error)} for record ${source.owner(record)}; the job is done and will not run it again.`,
-      );
-    }
   }
 
   function permanent(error: unknown): boolean {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordCache } from './cache.js';
 import { type CodecLimits, DEFAULT_CODEC_LIMITS, decodeResult, encodeResult } from './codec.js';
+import { Durations } from './durations.js';
 import { IdempotencyStoreError } from './errors.js';
 import { digestOf, recordKey } from './keys.js';
 import type { Mode } from './options.js';
@@ -26,7 +27,8 @@ export interface Lease {
 
 /** What the engine decided for one request (docs/protocol.md section 3). */
 export type Decision =
-  | { readonly kind: 'execute'; readonly lease: Lease }
+  /** `resumed`: the owner took up its own live lease again (a durable execution replaying itself). */
+  | { readonly kind: 'execute'; readonly lease: Lease; readonly resumed?: boolean }
   | {
       readonly kind: 'replay';
       readonly record: IdempotencyRecord;
@@ -53,6 +55,11 @@ export interface BeginInput {
    * reopened, so redeliveries of the replayed message that failed it themselves do not run it again.
    */
   readonly reclaimFailed?: boolean;
+  /**
+   * Take up a live lease that this same `owner` holds instead of waiting on it: a durable execution's replay
+   * is its own earlier invocation, not a duplicate (docs/protocol.md section 10). Fenced by the record's token.
+   */
+  readonly resumeOwnLease?: boolean;
   /** Overrides the configured wait budget (jobs never wait). */
   readonly waitBudgetMs?: number;
   readonly correlationId?: string;
@@ -93,6 +100,7 @@ export class IdempotencyEngine {
   readonly #cache: RecordCache | undefined;
   readonly #clock: () => number;
   readonly #codecLimits: CodecLimits;
+  readonly #durations = new Durations();
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -159,6 +167,13 @@ export class IdempotencyEngine {
           lastSeen = record;
           break;
         }
+        if (this.#resumes(record, input)) {
+          const resumed = await this.#resume(record, input, facts);
+          if (resumed !== undefined)
+            return this.#report({ kind: 'execute', lease: resumed, resumed: true }, facts, waitedMs());
+          // The lease changed between the claim and the renewal: claim again.
+          break;
+        }
         const decision = this.#decide(record, input.fingerprint, false);
         if (decision.kind !== 'in_progress') return this.#report(decision, facts, waitedMs());
         lastSeen = record;
@@ -188,6 +203,38 @@ export class IdempotencyEngine {
       recordState(record, this.now()) === RecordState.Failed &&
       isReopenable(record, input.owner)
     );
+  }
+
+  /** The same owner meets its own live lease with the same meaning, and its door lets it take the lease up. */
+  #resumes(record: IdempotencyRecord, input: BeginInput): boolean {
+    return (
+      input.resumeOwnLease === true &&
+      input.owner !== undefined &&
+      record.owner === input.owner &&
+      record.leaseToken !== undefined &&
+      record.fingerprint === input.fingerprint &&
+      recordState(record, this.now()) === RecordState.Live
+    );
+  }
+
+  /** Takes up the owner's own lease with one renewal fenced by its token; `undefined` if the token changed. */
+  async #resume(record: IdempotencyRecord, input: BeginInput, facts: SignalFacts): Promise<Lease | undefined> {
+    const token = record.leaseToken as string;
+    const leaseUntil = this.now() + this.#leaseMs(input.remainingTimeMs);
+    const renewed = await this.#call('renew', facts, () => this.store.renew(record.pk, token, leaseUntil));
+    if (!renewed) return undefined;
+    return {
+      pk: record.pk,
+      token,
+      leaseUntil,
+      org: record.org,
+      scope: record.scope,
+      fingerprint: record.fingerprint,
+      expiresAt: record.expiresAt,
+      createdAt: record.createdAt,
+      attempt: record.attempt,
+      owner: record.owner,
+    };
   }
 
   /**
@@ -239,6 +286,7 @@ export class IdempotencyEngine {
       return false;
     }
     if (status === RecordStatus.Completed) {
+      this.#durations.learn({ pk: lease.pk, scope: lease.scope, createdAt: lease.createdAt, completedAt });
       this.#cache?.set({
         pk: lease.pk,
         org: lease.org,
@@ -342,11 +390,15 @@ export class IdempotencyEngine {
     if (record.fingerprint !== fingerprint) return { kind: 'mismatch', record };
     const state = recordState(record, this.now());
     if (state === RecordState.Completed) {
+      if (!fromCache) this.#durations.learn(record);
       return { kind: 'replay', record, result: decodeResult(record.result), fromCache };
     }
     if (state === RecordState.Failed) return { kind: 'failed', record };
-    const secondsLeft = Math.ceil(((record.leaseUntil ?? 0) - this.now()) / 1000);
-    return { kind: 'in_progress', record, retryAfterSeconds: Math.max(1, secondsLeft) };
+    return {
+      kind: 'in_progress',
+      record,
+      retryAfterSeconds: this.#durations.retryAfterSeconds(record, this.now()),
+    };
   }
 
   #report(decision: Decision, facts: SignalFacts, waitedMs: number): Decision {
@@ -417,7 +469,7 @@ export class IdempotencyEngine {
 }
 
 function signalOf(decision: Decision, mode: Mode): Signal {
-  if (decision.kind === 'execute') return Signal.FirstExecution;
+  if (decision.kind === 'execute') return decision.resumed === true ? Signal.Resumed : Signal.FirstExecution;
   if (mode === 'observe') return decision.kind === 'replay' ? Signal.WouldReplay : Signal.WouldReject;
   switch (decision.kind) {
     case 'replay':

@@ -84,11 +84,28 @@ export class Ownership {
     }
   }
 
-  /** Stores the outcome (`fallback` when it does not fit), fenced by the lease: replays answer it from now on. */
-  complete(value: unknown, options: { readonly fallback?: unknown } = {}): Promise<Settled> {
-    return this.#settle((lease) =>
+  /**
+   * Stores the outcome (`fallback` when it does not fit), fenced by the lease: replays answer it from now on.
+   * `audit` (a door's `onFirstCompletion`) runs once, only when this completion stored it; a throw from it is
+   * logged, never thrown, because the operation is done.
+   */
+  async complete(
+    value: unknown,
+    options: { readonly fallback?: unknown; readonly audit?: () => unknown } = {},
+  ): Promise<Settled> {
+    const settled = await this.#settle((lease) =>
       this.#engine.complete(lease, value, { correlationId: this.#correlationId, fallback: options.fallback }),
     );
+    if (settled === 'done' && options.audit !== undefined) {
+      try {
+        await options.audit();
+      } catch (error) {
+        this.#engine.telemetry.warn(
+          `\`onFirstCompletion\` threw ${error instanceof Error ? error.name : typeof error} for ${this.#correlationId ?? 'an operation'}; the operation is done and will not run it again.`,
+        );
+      }
+    }
+    return settled;
   }
 
   /** Marks the operation `FAILED` (a permanent failure): duplicates are refused until a replay reopens it. */

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { buildGuard } from './door.js';
+import { isDurableContext } from './durable.js';
 import {
   IdempotencyInProgressError,
   IdempotencyKeyMismatchError,
@@ -28,7 +29,7 @@ import {
  * @example
  * { store, scope: 'charge', org: (payment) => payment.orgId, key: (payment) => payment.paymentId }
  */
-export interface MakeIdempotentOptions<Args extends unknown[]> extends CommonOptions {
+export interface MakeIdempotentOptions<Args extends unknown[], Result = unknown> extends CommonOptions {
   /** The operation's name; two operations never share records. */
   readonly scope: string;
   /** The tenant, from trusted data: a constant or a function of the arguments. */
@@ -41,6 +42,12 @@ export interface MakeIdempotentOptions<Args extends unknown[]> extends CommonOpt
    * @default canonical JSON of every argument except a Lambda context
    */
   readonly fingerprint?: (...args: Args) => unknown;
+  /**
+   * Runs once per operation, right after its result is stored (an audit record): never on a replay, a
+   * duplicate, a lost lease or a released key. A throw is logged; the call still returns the result.
+   * @default none
+   */
+  readonly onFirstCompletion?: (result: Result, ...args: Args) => Promise<void> | void;
 }
 
 const schema = z.strictObject({
@@ -49,6 +56,7 @@ const schema = z.strictObject({
   org: orgSchema,
   key: functionSchema,
   fingerprint: z.optional(functionSchema),
+  onFirstCompletion: z.optional(functionSchema),
 });
 
 /**
@@ -68,7 +76,7 @@ const schema = z.strictObject({
  */
 export function makeIdempotent<Args extends unknown[], Result>(
   operation: (...args: Args) => Promise<Result> | Result,
-  options: MakeIdempotentOptions<Args>,
+  options: MakeIdempotentOptions<Args, Result>,
 ): (...args: Args) => Promise<Result> {
   parseOptions(schema, options, 'makeIdempotent');
   const guard = buildGuard(options, 'makeIdempotent');
@@ -76,16 +84,20 @@ export function makeIdempotent<Args extends unknown[], Result>(
 
   return async function idempotent(...args: Args): Promise<Result> {
     if (guard.engine.mode === 'off') return operation(...args);
-    const context = args.find(isLambdaContext);
+    // A durable execution owns its record: its replays take their own lease up again (protocol section 10).
+    const durable = args.find(isDurableContext);
+    const context = args.find(isLambdaContext) ?? durable?.lambdaContext;
     const entry = await guard.enter({
       org: typeof options.org === 'string' ? options.org : options.org(...args),
       scope,
       key: options.key(...args),
       fingerprint:
         options.fingerprint === undefined
-          ? defaultArgumentsFingerprint(args)
+          ? defaultArgumentsFingerprint(args.filter((arg) => !isDurableContext(arg)))
           : valueFingerprint(options.fingerprint(...args)),
       remainingTimeMs: () => remainingTimeOf(context),
+      owner: durable?.executionContext.durableExecutionArn,
+      resumeOwnLease: durable !== undefined,
     });
     switch (entry.kind) {
       case 'unguarded':
@@ -100,7 +112,10 @@ export function makeIdempotent<Args extends unknown[], Result>(
           await entry.ownership.release();
           throw outcome.error;
         }
-        await entry.ownership.complete(outcome.value);
+        const { onFirstCompletion } = options;
+        await entry.ownership.complete(outcome.value, {
+          audit: onFirstCompletion && (() => onFirstCompletion(outcome.value, ...args)),
+        });
         return outcome.value;
       }
     }

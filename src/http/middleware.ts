@@ -97,6 +97,12 @@ export interface HttpIdempotencyOptions<TEvent = unknown> extends CommonOptions 
    * @default { statusCodes: (status) => status < 500 }
    */
   readonly storeResponse?: StoreResponseOptions;
+  /**
+   * Runs once per operation, right after its response is stored (an audit record): never on a replay, a
+   * duplicate, a lost lease or a released key (a 5xx, a throw). A throw is logged; the response stands.
+   * @default none
+   */
+  readonly onFirstCompletion?: (event: TEvent, response: unknown, context: Context) => Promise<void> | void;
 }
 
 const schema = z.strictObject({
@@ -109,6 +115,7 @@ const schema = z.strictObject({
   storeResponse: z.optional(
     z.strictObject({ statusCodes: z.optional(functionSchema), omitHeaders: z.optional(z.array(z.string())) }),
   ),
+  onFirstCompletion: z.optional(functionSchema),
 });
 
 interface RequestState {
@@ -267,7 +274,14 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
       } else {
         const stored = omitHeaders(request.response, omitted);
         const fallback = stored === undefined ? undefined : { ...toStructured(stored), body: '' };
-        await ownership.complete(stored, { fallback });
+        const { onFirstCompletion } = options;
+        const response = request.response;
+        await ownership.complete(stored, {
+          fallback,
+          audit:
+            onFirstCompletion &&
+            (() => onFirstCompletion(request.event as TEvent, response, request.context)),
+        });
       }
     }
     if (request.response !== undefined && request.response !== null) {

@@ -278,7 +278,7 @@ describe('waiting on a running first request', () => {
     expect(duplicate.telemetry.names()).toEqual(['waited', 'replay']);
   });
 
-  it('answers in_progress with the seconds left on the lease once the wait budget is spent', async () => {
+  it('answers in_progress once the wait budget is spent, with a Retry-After within the lease left', async () => {
     const owner = makeEngine({ lockTtlSeconds: 30 }).engine;
     const duplicate = makeEngine({ waitBudgetMs: 100 });
     const request = input();
@@ -287,10 +287,35 @@ describe('waiting on a running first request', () => {
     const decision = await duplicate.engine.begin(request);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(100);
     expect(decision.kind).toBe('in_progress');
-    const expected = Math.ceil((lease.leaseUntil - Date.now()) / 1000);
-    expect(decision.kind === 'in_progress' && decision.retryAfterSeconds).toBeGreaterThanOrEqual(expected);
-    expect(decision.kind === 'in_progress' && decision.retryAfterSeconds).toBeLessThanOrEqual(30);
+    const leaseLeft = Math.ceil((lease.leaseUntil - Date.now()) / 1000);
+    expect(decision.kind === 'in_progress' && decision.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect(decision.kind === 'in_progress' && decision.retryAfterSeconds).toBeLessThanOrEqual(leaseLeft + 1);
     expect(duplicate.telemetry.names()).toEqual(['waited', 'in_progress']);
+  });
+
+  it('estimates Retry-After from how long the scope\'s first executions took, not from the lease left', async () => {
+    const time = manualClock();
+    const owner = makeEngine({ lockTtlSeconds: 30, clock: time.clock }).engine;
+    const duplicate = makeEngine({ lockTtlSeconds: 30, waitBudgetMs: 0, clock: time.clock }).engine;
+    // Two first executions of 3 s each, seen by the duplicate's engine through their replays.
+    for (let run = 0; run < 2; run++) {
+      const request = input();
+      const lease = leaseOf(await owner.begin(request));
+      time.advance(3000);
+      await owner.complete(lease, 'done');
+      expect(await duplicate.begin(request)).toMatchObject({ kind: 'replay' });
+    }
+    const running = input();
+    leaseOf(await owner.begin(running));
+    time.advance(1000);
+    // 3 s usual, 1 s gone: 2 s, against 29 s left on the lease.
+    expect(await duplicate.begin(running)).toMatchObject({ kind: 'in_progress', retryAfterSeconds: 2 });
+    time.advance(10_000);
+    // Overdue (11 s for a 3 s operation): half its time so far, still within the lease.
+    expect(await duplicate.begin(running)).toMatchObject({ kind: 'in_progress', retryAfterSeconds: 6 });
+    time.advance(18_500);
+    // Half a second of lease left: never past the lease that bounds it, never below 1 s.
+    expect(await duplicate.begin(running)).toMatchObject({ kind: 'in_progress', retryAfterSeconds: 1 });
   });
 
   it('answers at least 1 second when the lease ends within the second', async () => {
