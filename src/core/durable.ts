@@ -1,0 +1,42 @@
+import { IdempotencyValidationError } from './errors.js';
+import { keyDigest } from './keys.js';
+
+/**
+ * The part of a Lambda durable function's `DurableContext` (`@aws/durable-execution-sdk-js`) idemkit reads:
+ * which execution runs, and the invocation's Lambda context. idemkit does not import the SDK.
+ */
+export interface DurableExecutionContext {
+  readonly executionContext: { readonly durableExecutionArn: string };
+  readonly lambdaContext?: { getRemainingTimeInMillis(): number };
+  readonly step: (...args: never[]) => unknown;
+}
+
+/** Whether `value` is a durable function's context: it has `step` and names its execution. */
+export function isDurableContext(value: unknown): value is DurableExecutionContext {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as { step?: unknown; executionContext?: { durableExecutionArn?: unknown } };
+  return (
+    typeof candidate.step === 'function' &&
+    typeof candidate.executionContext?.durableExecutionArn === 'string'
+  );
+}
+
+/**
+ * The idempotency key of one step of one durable execution, for a side effect inside `context.step(...)`:
+ * steps are at least once (a step that crashes after its side effect but before its checkpoint runs again on
+ * replay), so guard the side effect with `makeIdempotent` keyed by this. `step` must name the step uniquely
+ * within the execution (add the loop index for steps in a loop). The execution ARN is digested, so the key
+ * stays within 255 characters.
+ *
+ * @example
+ * await context.step('charge', () => chargeOnce(order, durableStepKey(context, 'charge')));
+ */
+export function durableStepKey(context: DurableExecutionContext, step: string): string {
+  if (typeof step !== 'string' || step.length === 0 || step.length > 200) {
+    throw new IdempotencyValidationError(
+      'key',
+      `Expected the step name of \`durableStepKey\` to be 1 to 200 characters, got ${typeof step === 'string' ? `${step.length} characters` : typeof step}.`,
+    );
+  }
+  return `${keyDigest(context.executionContext.durableExecutionArn)}#${step}`;
+}
