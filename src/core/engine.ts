@@ -218,7 +218,11 @@ export class IdempotencyEngine {
   }
 
   /** Takes up the owner's own lease with one renewal fenced by its token; `undefined` if the token changed. */
-  async #resume(record: IdempotencyRecord, input: BeginInput, facts: SignalFacts): Promise<Lease | undefined> {
+  async #resume(
+    record: IdempotencyRecord,
+    input: BeginInput,
+    facts: SignalFacts,
+  ): Promise<Lease | undefined> {
     const token = record.leaseToken as string;
     const leaseUntil = this.now() + this.#leaseMs(input.remainingTimeMs);
     const renewed = await this.#call('renew', facts, () => this.store.renew(record.pk, token, leaseUntil));

@@ -6,6 +6,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
  */
 export const Signal = {
   FirstExecution: 'first_execution',
+  Resumed: 'resumed',
   Replay: 'replay',
   Mismatch: 'mismatch',
   InProgress: 'in_progress',
