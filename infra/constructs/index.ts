@@ -1,10 +1,16 @@
 /**
- * idemkit's CDK constructs (`idemkit/cdk`): the table the DynamoDB store expects and job queues for
- * `sqsJobs`. `aws-cdk-lib` and `constructs` are peer dependencies.
+ * idemkit's CDK constructs (`idemkit/cdk`): the table the DynamoDB store expects, job queues for
+ * `sqsJobs`, and stream sources for `kinesisJobs`, `dynamodbStreamJobs` and `kafkaJobs`. `aws-cdk-lib` and
+ * `constructs` are peer dependencies.
  *
  * @example
  * import { IdempotencyTable, JobQueue } from 'idemkit/cdk';
  */
+
+export {
+  DynamoDBStreamJobSource,
+  type DynamoDBStreamJobSourceProps,
+} from './dynamodb-stream-job-source.js';
 export {
   IdempotencyTable,
   type IdempotencyTableProps,
@@ -19,3 +25,12 @@ export {
   type JobQueueProps,
   VISIBILITY_TO_TIMEOUT_RATIO,
 } from './job-queue.js';
+export { DEFAULT_KAFKA_POLLERS, KafkaJobSource, type KafkaJobSourceProps } from './kafka-job-source.js';
+export { KinesisJobSource, type KinesisJobSourceProps } from './kinesis-job-source.js';
+export {
+  MAX_RECORD_AGE,
+  MAX_STREAM_RETRY_ATTEMPTS,
+  MIN_RECORD_AGE,
+  StreamJobSource,
+  type StreamJobSourceProps,
+} from './stream-job-source.js';

@@ -1,0 +1,64 @@
+import { Duration, Token } from 'aws-cdk-lib';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { Construct } from 'constructs';
+import {
+  DEFAULT_STREAM_RETENTION,
+  parallelizationFactorOf,
+  StreamJobSource,
+  type StreamJobSourceProps,
+} from './stream-job-source.js';
+
+/**
+ * Props of {@link KinesisJobSource}.
+ *
+ * @example
+ * { stream, consumer: worker, idempotencyTable: table }
+ */
+export interface KinesisJobSourceProps extends StreamJobSourceProps {
+  /** The stream the consumer reads; it gets read access (and the stream key's use). */
+  readonly stream: kinesis.IStream;
+  /**
+   * Batches of one shard processed at once (1 to 10). Lambda keeps the order of each partition key at any
+   * factor, which is the order `kinesisJobs` keeps.
+   * @default 1
+   */
+  readonly parallelizationFactor?: number;
+}
+
+/**
+ * A Kinesis stream wired to a `kinesisJobs` consumer: partial batch responses, bisect on error, bounded
+ * retries and record age (never retry forever), an encrypted on-failure queue with a depth alarm, and the
+ * consumer's grants on the idempotency table.
+ *
+ * @example
+ * const orders = new KinesisJobSource(this, 'OrderStream', { stream, consumer: worker, idempotencyTable: table });
+ */
+export class KinesisJobSource extends StreamJobSource {
+  /** The event source bound to the consumer (its mapping's id and ARN). */
+  readonly eventSource: KinesisEventSource;
+
+  constructor(scope: Construct, id: string, props: KinesisJobSourceProps) {
+    const retention = retentionOf(props.stream);
+    super(scope, id, props, {
+      kind: 'KinesisJobSource',
+      maxBatchSize: 10_000,
+      ...(retention === undefined ? {} : { retention }),
+    });
+    const parallelizationFactor = parallelizationFactorOf(
+      'KinesisJobSource',
+      id,
+      props.parallelizationFactor,
+    );
+    this.eventSource = new KinesisEventSource(props.stream, { ...this.errorHandling, parallelizationFactor });
+    props.consumer.addEventSource(this.eventSource);
+  }
+}
+
+/** A stream built in this app keeps records for its `retentionPeriod`; an imported one's is unknown. */
+function retentionOf(stream: kinesis.IStream): Duration | undefined {
+  if (!(stream instanceof kinesis.Stream)) return undefined;
+  const hours = (stream.node.defaultChild as kinesis.CfnStream).retentionPeriodHours;
+  if (hours === undefined) return DEFAULT_STREAM_RETENTION;
+  return Token.isUnresolved(hours) ? undefined : Duration.hours(hours);
+}
