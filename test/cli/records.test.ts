@@ -81,7 +81,7 @@ const records = (command: 'get' | 'list' | 'release', ...args: string[]) =>
 /** The flags that name acme's `charge` record of `key`. */
 const charge = (key: string) => ['--scope', 'charge', '--key', key];
 
-describe('records judge a record by the engine\'s own rule', () => {
+describe("records judge a record by the engine's own rule", () => {
   it('calls a record expired only once the engine would claim over it, in the same whole second', () => {
     const expiresAt = 1_800_000_000;
     const subject = record('acme', 'charge', 'edge', { expiresAt });

@@ -293,7 +293,7 @@ describe('waiting on a running first request', () => {
     expect(duplicate.telemetry.names()).toEqual(['waited', 'in_progress']);
   });
 
-  it('estimates Retry-After from how long the scope\'s first executions took, not from the lease left', async () => {
+  it("estimates Retry-After from how long the scope's first executions took, not from the lease left", async () => {
     const time = manualClock();
     const owner = makeEngine({ lockTtlSeconds: 30, clock: time.clock }).engine;
     const duplicate = makeEngine({ lockTtlSeconds: 30, waitBudgetMs: 0, clock: time.clock }).engine;

@@ -128,7 +128,8 @@ export const kafka: SourceHarness = {
       offsets.set(topicPartition, offset);
       const partition = unitNumber(spec.unit);
       failures.push({ partition: `jobs-${partition}`, offset });
-      (records[`jobs-${partition}`] ??= []).push({
+      records[topicPartition] ??= [];
+      records[topicPartition].push({
         topic: 'jobs',
         partition,
         offset,
