@@ -86,7 +86,7 @@ export function makeIdempotent<Args extends unknown[], Result>(
     if (guard.engine.mode === 'off') return operation(...args);
     // A durable execution owns its record: its replays take their own lease up again (protocol section 10).
     const durable = args.find(isDurableContext);
-    const context = args.find(isLambdaContext) ?? durable?.lambdaContext;
+    const context = args.find(isLambdaContext);
     const entry = await guard.enter({
       org: typeof options.org === 'string' ? options.org : options.org(...args),
       scope,
@@ -95,7 +95,8 @@ export function makeIdempotent<Args extends unknown[], Result>(
         options.fingerprint === undefined
           ? defaultArgumentsFingerprint(args.filter((arg) => !isDurableContext(arg)))
           : valueFingerprint(options.fingerprint(...args)),
-      remainingTimeMs: () => remainingTimeOf(context),
+      // The invocation's end is not the execution's: a durable lease lasts the lock TTL (protocol section 10).
+      remainingTimeMs: () => (durable === undefined ? remainingTimeOf(context) : undefined),
       owner: durable?.executionContext.durableExecutionArn,
       resumeOwnLease: durable !== undefined,
     });
