@@ -21,6 +21,16 @@ export const Problem = {
     slug: 'request-in-progress',
     title: 'A request with this Idempotency-Key is in progress',
   },
+  PreconditionFailed: {
+    status: 412,
+    slug: 'precondition-failed',
+    title: 'The resource changed since the version in If-Match',
+  },
+  PreconditionRequired: {
+    status: 428,
+    slug: 'precondition-required',
+    title: 'This request needs an If-Match header',
+  },
   StoreUnavailable: {
     status: 503,
     slug: 'idempotency-store-unavailable',
