@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { Meter, type Tally } from '../lib/metering.js';
+import { Meter, type Tally } from './metering.js';
 import {
   benchClient,
   type HttpSideOptions,
@@ -14,10 +14,10 @@ import {
   SIDES,
   type Side,
   sqsHandler,
-} from '../lib/sides.js';
-import { orderFor } from '../lib/stats.js';
-import { createSideTable } from '../lib/tables.js';
-import { workerMain } from '../lib/worker.js';
+} from './sides.js';
+import { orderFor } from './stats.js';
+import { type OrderChange, type StreamSource, streamBatch, streamHandler } from './stream-sides.js';
+import { createSideTable } from './tables.js';
 
 export interface PathsInput {
   readonly endpoint: string;
@@ -28,6 +28,10 @@ export interface PathsInput {
 export interface PathSample {
   readonly tallies: Tally[];
   readonly outcomes: string[];
+  /** Batch paths only: the records the side reported failed (Lambda redelivers them). */
+  readonly failed?: number[];
+  /** Batch paths only: how many times the side ran the job itself. */
+  readonly runs?: number[];
 }
 
 export interface PathResult {
@@ -49,18 +53,27 @@ interface Env {
   readonly meter: Meter;
 }
 
-type Measured = { readonly tally: Tally; readonly outcome: string };
+type Measured = {
+  readonly tally: Tally;
+  readonly outcome: string;
+  readonly failed?: number;
+  readonly runs?: number;
+};
 
-interface Scenario {
+export interface Scenario {
   readonly id: string;
   readonly label: string;
   readonly note?: string;
   run(env: Env, round: RoundState): Promise<Measured>;
 }
 
-/** Jobs shared between scenarios of one round (the redelivery replays the first batch's jobs). */
+/**
+ * Jobs shared between scenarios of one round (a redelivery replays the first batch's jobs). Stream batches
+ * are built once per round and given to both sides, so both handle the very same records.
+ */
 interface RoundState {
   lastBatch: Record<Side, SQSRecord[]>;
+  streamBatches: Map<string, { Records: unknown[] }>;
 }
 
 const SMALL = orderBody(1024, 1);
@@ -141,15 +154,87 @@ function batch(kind: 'distinct' | 'pairs' | 'redelivery' | 'one-job'): Scenario[
       records = Array.from({ length: 10 }, () => invoiceRecord(one));
     }
     const event = { Records: records };
-    return measure(env, async () => {
+    let failed: number | undefined;
+    const measured = await measure(env, async () => {
       try {
         const response = (await handler(event, lambdaContext())) as SQSBatchResponse;
-        return `${response.batchItemFailures.length} of 10 reported failed`;
+        failed = response.batchItemFailures.length;
+        return `${failed} of 10 reported failed`;
       } catch (error) {
         return errorOf(error);
       }
     });
+    return failed === undefined ? measured : { ...measured, failed };
   };
+}
+
+/** Ten changes of ten orders, of three orders (4, 3 and 3 records, interleaved), or the clean batch again. */
+type StreamKind = 'clean' | 'duplicates' | 'redelivery';
+
+function changes(kind: Exclude<StreamKind, 'redelivery'>): OrderChange[] {
+  const orders = Array.from({ length: kind === 'clean' ? 10 : 3 }, () => `o-${randomUUID()}`);
+  return Array.from({ length: 10 }, (_, index) => ({
+    orderId: orders[index % orders.length] as string,
+    orgId: 'acme',
+    total: 100,
+  }));
+}
+
+function streamScenario(source: StreamSource, kind: StreamKind): Scenario['run'] {
+  return async (env, round) => {
+    let runs = 0;
+    const handler = streamHandler(env.side, source, {
+      client: env.client,
+      tableName: env.tableName,
+      onRun: () => {
+        runs++;
+      },
+    });
+    // What Lambda redelivers after a retry: the same records, same sequence numbers.
+    const built = kind === 'redelivery' ? 'clean' : kind;
+    let event = round.streamBatches.get(`${source}:${built}`);
+    if (event === undefined) {
+      if (kind === 'redelivery')
+        throw new Error(`the ${source} redelivery needs the clean batch of its round`);
+      event = streamBatch(source, changes(kind));
+      round.streamBatches.set(`${source}:${built}`, event);
+    }
+    const from = env.meter.calls.length;
+    let failed: number | undefined;
+    let outcome: string;
+    try {
+      const response = await handler(structuredClone(event), lambdaContext());
+      failed = response.batchItemFailures.length;
+      outcome = `${failed} of ${event.Records.length} reported failed, ${runs} jobs ran`;
+    } catch (error) {
+      outcome = errorOf(error);
+    }
+    return { tally: env.meter.tally(from), outcome, runs, ...(failed === undefined ? {} : { failed }) };
+  };
+}
+
+const STREAM_LABELS: Record<StreamSource, string> = {
+  kinesis: 'Kinesis',
+  'dynamodb-streams': 'DynamoDB Streams',
+};
+
+function streamScenarios(source: StreamSource): Scenario[] {
+  const name = STREAM_LABELS[source];
+  return [
+    { id: `${source}-clean`, label: `${name} batch of 10, 10 jobs`, run: streamScenario(source, 'clean') },
+    {
+      id: `${source}-duplicates`,
+      label: `${name} batch of 10, 3 jobs`,
+      note: 'in-batch duplicates: 3 orders with 4, 3 and 3 identical records, interleaved',
+      run: streamScenario(source, 'duplicates'),
+    },
+    {
+      id: `${source}-redelivery`,
+      label: `${name} batch of 10, redelivered`,
+      note: 'the 10-job batch again after it completed: what Lambda sends after a retry or a bisect',
+      run: streamScenario(source, 'redelivery'),
+    },
+  ];
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -197,9 +282,18 @@ export const SCENARIOS: readonly Scenario[] = [
     note: '9 in-batch duplicates of one new job',
     run: batch('one-job'),
   },
+  ...streamScenarios('kinesis'),
+  ...streamScenarios('dynamodb-streams'),
 ];
 
-workerMain<PathsInput, PathsOutput>(async (input) => {
+/**
+ * Runs every scenario `input.repeats` times per side, alternating which side goes first, each side on its own
+ * table of the same server, and returns what each sent and answered.
+ */
+export async function measurePaths(
+  input: PathsInput,
+  scenarios: readonly Scenario[] = SCENARIOS,
+): Promise<PathsOutput> {
   const envs = {} as Record<Side, Env>;
   const meter = new Meter();
   for (const side of SIDES) {
@@ -208,22 +302,27 @@ workerMain<PathsInput, PathsOutput>(async (input) => {
     sideMeter.install(client, { askCapacity: true });
     envs[side] = { side, client, tableName: await createSideTable(client, side), meter: sideMeter };
   }
-  const results = SCENARIOS.map(
+  const results = scenarios.map(
     (scenario): PathResult => ({
       id: scenario.id,
       label: scenario.label,
       note: scenario.note,
-      sides: { idemkit: { tallies: [], outcomes: [] }, powertools: { tallies: [], outcomes: [] } },
+      sides: {
+        idemkit: { tallies: [], outcomes: [], failed: [], runs: [] },
+        powertools: { tallies: [], outcomes: [], failed: [], runs: [] },
+      },
     }),
   );
   for (let round = 0; round < input.repeats; round++) {
-    const state: RoundState = { lastBatch: { idemkit: [], powertools: [] } };
-    for (const [index, scenario] of SCENARIOS.entries()) {
+    const state: RoundState = { lastBatch: { idemkit: [], powertools: [] }, streamBatches: new Map() };
+    for (const [index, scenario] of scenarios.entries()) {
       for (const side of orderFor(round, SIDES)) {
         const measured = await scenario.run(envs[side], state);
         const sample = results[index]?.sides[side];
         sample?.tallies.push(measured.tally);
         sample?.outcomes.push(measured.outcome);
+        if (measured.failed !== undefined) sample?.failed?.push(measured.failed);
+        if (measured.runs !== undefined) sample?.runs?.push(measured.runs);
       }
     }
   }
@@ -232,5 +331,13 @@ workerMain<PathsInput, PathsOutput>(async (input) => {
     meter.sizeCheck.mismatched += envs[side].meter.sizeCheck.mismatched;
     envs[side].client.destroy();
   }
+  // Only batch paths report failures and runs; the others keep the shape they always had.
+  for (const result of results) {
+    for (const side of SIDES) {
+      const sample = result.sides[side] as { failed?: number[]; runs?: number[] };
+      if (sample.failed?.length === 0) delete sample.failed;
+      if (sample.runs?.length === 0) delete sample.runs;
+    }
+  }
   return { paths: results, sizeCheck: meter.sizeCheck };
-});
+}
