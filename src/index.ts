@@ -7,6 +7,8 @@
  * import { makeIdempotent, MemoryStore } from 'idemkit';
  */
 export type { CacheOptions } from './core/cache.js';
+export { idempotent } from './core/decorator.js';
+export { type DurableExecutionContext, durableStepKey } from './core/durable.js';
 export {
   IdempotencyConfigError,
   IdempotencyCorruptRecordError,

@@ -82,8 +82,9 @@ export function makeIdempotent<Args extends unknown[], Result>(
   const guard = buildGuard(options, 'makeIdempotent');
   const { scope } = options;
 
-  return async function idempotent(...args: Args): Promise<Result> {
-    if (guard.engine.mode === 'off') return operation(...args);
+  // `this` passes through to the operation, so a method (and the `@idempotent()` decorator) keeps its instance.
+  return async function idempotent(this: unknown, ...args: Args): Promise<Result> {
+    if (guard.engine.mode === 'off') return operation.apply(this, args);
     // A durable execution owns its record: its replays take their own lease up again (protocol section 10).
     const durable = args.find(isDurableContext);
     const context = args.find(isLambdaContext);
@@ -102,13 +103,13 @@ export function makeIdempotent<Args extends unknown[], Result>(
     });
     switch (entry.kind) {
       case 'unguarded':
-        return operation(...args);
+        return operation.apply(this, args);
       case 'refused':
         throw entry.error;
       case 'duplicate':
         return answer(entry.decision) as Result;
       case 'owner': {
-        const outcome = await entry.ownership.run(() => operation(...args));
+        const outcome = await entry.ownership.run(() => operation.apply(this, args));
         if (!outcome.ok) {
           await entry.ownership.release();
           throw outcome.error;
