@@ -9,7 +9,13 @@ import type { Mode } from './options.js';
 import { isClaimable, isReopenable, RecordState, recordState } from './record-state.js';
 import type { Settings } from './settings.js';
 import { Signal, type SignalFacts, type Telemetry } from './telemetry.js';
-import { type IdempotencyRecord, RECORD_VERSION, RecordStatus, type Store } from './types.js';
+import {
+  type IdempotencyRecord,
+  RECORD_VERSION,
+  RecordStatus,
+  type ResultDroppedReason,
+  type Store,
+} from './types.js';
 
 /** The right of one invocation to run the operation for a key, until `leaseUntil` (epoch ms). */
 export interface Lease {
@@ -254,10 +260,15 @@ export class IdempotencyEngine {
       readonly correlationId?: string;
       /** A smaller value stored instead when `value` does not fit or cannot be encoded (HTTP: status and headers). */
       readonly fallback?: unknown;
+      /** The door already knows `value` does not fit (a stream that outgrew the limit): store `fallback`. */
+      readonly dropped?: ResultDroppedReason;
     } = {},
   ): Promise<boolean> {
     const facts = this.#leaseFacts(lease, options.correlationId);
-    let encoded = encodeResult(value, this.#codecLimits);
+    let encoded =
+      options.dropped === undefined
+        ? encodeResult(value, this.#codecLimits)
+        : { dropped: options.dropped, bytes: 0 };
     if (encoded.dropped !== undefined) {
       this.telemetry.emit(Signal.ResultTooLarge, {
         ...facts,

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { BeginInput, Decision, IdempotencyEngine, Lease } from './engine.js';
 import { IdempotencyConfigError, IdempotencyStoreError } from './errors.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import { RecordStatus } from './types.js';
+import { RecordStatus, type ResultDroppedReason } from './types.js';
 
 /** What a door asks the guard for one operation; `remainingTimeMs` is read again at every renewal. */
 export interface GuardInput extends Omit<BeginInput, 'remainingTimeMs'> {
@@ -91,10 +91,18 @@ export class Ownership {
    */
   async complete(
     value: unknown,
-    options: { readonly fallback?: unknown; readonly audit?: () => unknown } = {},
+    options: {
+      readonly fallback?: unknown;
+      readonly dropped?: ResultDroppedReason;
+      readonly audit?: () => unknown;
+    } = {},
   ): Promise<Settled> {
     const settled = await this.#settle((lease) =>
-      this.#engine.complete(lease, value, { correlationId: this.#correlationId, fallback: options.fallback }),
+      this.#engine.complete(lease, value, {
+        correlationId: this.#correlationId,
+        fallback: options.fallback,
+        dropped: options.dropped,
+      }),
     );
     if (settled === 'done' && options.audit !== undefined) {
       try {

@@ -21,6 +21,7 @@ import { httpFingerprint } from './fingerprint.js';
 import { IDEMPOTENCY_KEY_HEADER, readIdempotencyKey } from './key.js';
 import { Problem, type ProxyResponse, problemResponse } from './problem.js';
 import { headersWith, omitHeaders, responseStatus, toStructured } from './response.js';
+import { isStoredStream, isStreamBody, keepWhileStreaming, replayStream } from './streaming.js';
 
 /** The header a replayed response carries. */
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
@@ -276,12 +277,22 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
         const fallback = stored === undefined ? undefined : { ...toStructured(stored), body: '' };
         const { onFirstCompletion } = options;
         const response = request.response;
-        await ownership.complete(stored, {
-          fallback,
-          audit:
-            onFirstCompletion &&
-            (() => onFirstCompletion(request.event as TEvent, response, request.context)),
-        });
+        const audit =
+          onFirstCompletion && (() => onFirstCompletion(request.event as TEvent, response, request.context));
+        const body = (response as { body?: unknown } | undefined)?.body;
+        if (isStreamBody(body)) {
+          // A streamed body is settled when it ends: completed whole, or released if it fails midway.
+          request.response = {
+            ...(response as ProxyResponse),
+            body: keepWhileStreaming(stored as ProxyResponse, body, (outcome) =>
+              outcome.ok
+                ? ownership.complete(outcome.stored, { fallback, dropped: outcome.dropped, audit })
+                : ownership.release(),
+            ),
+          };
+        } else {
+          await ownership.complete(stored, { fallback, audit });
+        }
       }
     }
     if (request.response !== undefined && request.response !== null) {
@@ -310,7 +321,9 @@ function decisionResponse(decision: Duplicate): ProxyResponse | undefined {
     case 'replay': {
       const dropped = decision.record.resultDropped;
       if (decision.result === undefined && dropped === undefined) return undefined;
-      const replayed = toStructured(decision.result ?? { statusCode: 200 });
+      const replayed = isStoredStream(decision.result)
+        ? replayStream(decision.result)
+        : toStructured(decision.result ?? { statusCode: 200 });
       return headersWith(dropped === undefined ? replayed : { ...replayed, body: '' }, {
         [REPLAYED_HEADER]: 'true',
         ...(dropped === undefined ? {} : { [RESULT_OMITTED_HEADER]: dropped }),
