@@ -156,7 +156,10 @@ export class IdempotentClient {
     const method = (request.method ?? 'GET').toUpperCase();
     assertResendable(request.body);
     const headers = new Headers(this.#headers);
-    for (const [name, value] of new Headers(request.headers)) headers.set(name, value);
+    // forEach rather than iteration: a browser project's types may lack DOM.Iterable.
+    new Headers(request.headers).forEach((value, name) => {
+      headers.set(name, value);
+    });
     const key =
       idempotencyKey ??
       headers.get('idempotency-key') ??
