@@ -129,6 +129,17 @@ export class EventSourceMapping<R> {
     while (this.#loops.length > 0) await Promise.all(this.#loops.splice(0));
   }
 
+  /**
+   * Whether every one of `records` records was delivered and each shard's last batch succeeded: the mapping has
+   * checkpointed past them all (the test can stop it).
+   */
+  caughtUp(records: number): boolean {
+    if (this.deliveries.size < records) return false;
+    const last = new Map<string, BatchLog>();
+    for (const batch of this.batches) last.set(batch.shard, batch);
+    return [...last.values()].every((batch) => batch.outcome === 'ok');
+  }
+
   /** The batches that came back with failures or threw. */
   get retries(): { partial: number; whole: number } {
     let partial = 0;
