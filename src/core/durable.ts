@@ -1,4 +1,5 @@
 import { IdempotencyValidationError } from './errors.js';
+import type { GuardInput } from './guard.js';
 import { keyDigest } from './keys.js';
 
 /**
@@ -39,4 +40,27 @@ export function durableStepKey(context: DurableExecutionContext, step: string): 
     );
   }
   return `${keyDigest(context.executionContext.durableExecutionArn)}#${step}`;
+}
+
+/**
+ * What a door adds to its guard input so that a Lambda durable execution owns its record
+ * (docs/protocol.md section 10): when one of `candidates` (the door's arguments or its context) is a durable
+ * context, the execution ARN is the owner, a replay takes its own live lease up again, and the lease is not
+ * bounded by the invocation's remaining time (the execution outlives the invocation). Otherwise only
+ * `remainingTimeMs` is given, unchanged.
+ *
+ * @example
+ * guard.enter({ org, scope, key, fingerprint, ...durableGuardInput(args, () => remainingTimeOf(context)) });
+ */
+export function durableGuardInput(
+  candidates: readonly unknown[],
+  remainingTimeMs: () => number | undefined,
+): Pick<GuardInput, 'remainingTimeMs' | 'owner' | 'resumeOwnLease'> {
+  const durable = candidates.find(isDurableContext);
+  if (durable === undefined) return { remainingTimeMs };
+  return {
+    remainingTimeMs: () => undefined,
+    owner: durable.executionContext.durableExecutionArn,
+    resumeOwnLease: true,
+  };
 }

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { buildGuard } from './door.js';
-import { isDurableContext } from './durable.js';
+import { durableGuardInput, isDurableContext } from './durable.js';
 import {
   IdempotencyInProgressError,
   IdempotencyKeyMismatchError,
@@ -85,8 +85,6 @@ export function makeIdempotent<Args extends unknown[], Result>(
   // `this` passes through to the operation, so a method (and the `@idempotent()` decorator) keeps its instance.
   return async function idempotent(this: unknown, ...args: Args): Promise<Result> {
     if (guard.engine.mode === 'off') return operation.apply(this, args);
-    // A durable execution owns its record: its replays take their own lease up again (protocol section 10).
-    const durable = args.find(isDurableContext);
     const context = args.find(isLambdaContext);
     const entry = await guard.enter({
       org: typeof options.org === 'string' ? options.org : options.org(...args),
@@ -96,10 +94,8 @@ export function makeIdempotent<Args extends unknown[], Result>(
         options.fingerprint === undefined
           ? defaultArgumentsFingerprint(args.filter((arg) => !isDurableContext(arg)))
           : valueFingerprint(options.fingerprint(...args)),
-      // The invocation's end is not the execution's: a durable lease lasts the lock TTL (protocol section 10).
-      remainingTimeMs: () => (durable === undefined ? remainingTimeOf(context) : undefined),
-      owner: durable?.executionContext.durableExecutionArn,
-      resumeOwnLease: durable !== undefined,
+      // A durable execution owns its record: its replays take their own lease up again (protocol section 10).
+      ...durableGuardInput(args, () => remainingTimeOf(context)),
     });
     switch (entry.kind) {
       case 'unguarded':

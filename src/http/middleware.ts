@@ -3,6 +3,7 @@ import type { MiddlewareObj, Request } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { buildGuard } from '../core/door.js';
+import { durableGuardInput } from '../core/durable.js';
 import { remainingTimeOf, valueFingerprint } from '../core/fingerprint.js';
 import type { Duplicate, Ownership } from '../core/guard.js';
 import { assertValidName } from '../core/keys.js';
@@ -230,7 +231,8 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
       key: reading.key,
       fingerprint,
       correlationId,
-      remainingTimeMs: () => remainingTimeOf(request.context),
+      // Inside a Lambda durable function, the execution owns the record (docs/protocol.md section 10).
+      ...durableGuardInput([request.context], () => remainingTimeOf(request.context)),
     });
     switch (entry.kind) {
       case 'owner':

@@ -6,12 +6,15 @@ import {
   withDurableExecution,
 } from '@aws/durable-execution-sdk-js';
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
+import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { durableStepKey } from '../../src/core/durable.js';
 import { makeIdempotent } from '../../src/core/make-idempotent.js';
+import { httpIdempotency } from '../../src/http/index.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 import { recordingTelemetry } from '../core/recording-telemetry.js';
+import { httpEvent, newKey, orgOf } from '../http/harness.js';
 import { createIdempotencyTable, localClient } from '../support/dynamodb.js';
 
 // Lambda durable functions replay: every invocation after the first runs the handler again from the top, and
@@ -141,6 +144,45 @@ describe('makeIdempotent around a durable handler', () => {
     expect(charges).toEqual([event.orderId]);
     expect(telemetry.names()).toContain('replay');
     expect(telemetry.names()).not.toContain('first_execution');
+  });
+});
+
+describe('httpIdempotency inside a durable handler', () => {
+  it('lets the replay through and stores the response once: a retry of the request replays it', async () => {
+    const charges: string[] = [];
+    const telemetry = recordingTelemetry();
+    const handler = withDurableExecution(
+      middy(async (event: { body: string }, context: DurableContext) => {
+        const charge = await context.step('charge', async () => {
+          charges.push(event.body);
+          return { chargeId: `ch-${charges.length}` };
+        });
+        await context.wait({ hours: 1 });
+        return { statusCode: 201, body: JSON.stringify(charge) };
+      }).use(
+        httpIdempotency<{ body: string }>({
+          ...common(),
+          scope: 'durable-http',
+          org: (event) => orgOf(event as never),
+          lockTtlSeconds: 7_200,
+          telemetry: telemetry.telemetry,
+        }),
+      ) as never,
+    );
+    const request = httpEvent('http', { key: newKey(), body: { sku: 'tea' } });
+    const first = await new LocalDurableTestRunner({ handlerFunction: handler }).run({ payload: request });
+    expect(outcome(first)).toBe('SUCCEEDED');
+    expect(first.getInvocations().length).toBeGreaterThanOrEqual(2);
+    expect(first.getResult()).toMatchObject({ statusCode: 201, body: '{"chargeId":"ch-1"}' });
+    expect(telemetry.names().filter((name) => name !== 'lease_lost')).toEqual(['first_execution', 'resumed']);
+
+    const retry = await new LocalDurableTestRunner({ handlerFunction: handler }).run({ payload: request });
+    expect(retry.getResult()).toMatchObject({
+      statusCode: 201,
+      body: '{"chargeId":"ch-1"}',
+      headers: expect.objectContaining({ 'Idempotent-Replayed': 'true' }),
+    });
+    expect(charges).toHaveLength(1);
   });
 });
 
