@@ -294,7 +294,7 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     `- ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB RAM; Node ${machine.node}; DynamoDB Local ${machine.dynamoDBLocal} (java, in memory).`,
     `- Load average (1, 5, 15 min) at start ${machine.loadAverageAtStart.map((v) => v.toFixed(2)).join(', ')}, at end ${machine.loadAverageAtEnd.map((v) => v.toFixed(2)).join(', ')}. The machine was shared with other test runs: time figures are noisy; round trips, write units and bytes are exact.`,
-    `- Tree: commit ${results.tree.commit}${results.tree.srcChanges.length === 0 ? ', src/ clean' : `, with uncommitted src/ changes by other engineers in progress (${results.tree.srcChanges.length} files: ${results.tree.srcChanges.map((line) => line.slice(3)).join(', ')})`}.`,
+    `- Tree: commit ${results.tree.commit}${results.tree.srcChanges.length === 0 ? ', src/ clean' : `, with uncommitted src/ changes by other engineers in progress (${results.tree.srcChanges.length} files: ${results.tree.srcChanges.map((line) => line.trim().replace(/^\S+\s+/, '')).join(', ')})`}.`,
     `- Versions: ${Object.entries(results.versions)
       .map(([name, value]) => `${name} ${value}`)
       .join(', ')}.`,
