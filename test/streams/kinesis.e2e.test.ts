@@ -115,7 +115,7 @@ function inOrderPerUnit(ran: readonly Order[]): boolean {
 }
 
 describe('kinesisJobs on kinesalite', () => {
-  it('blocks only the poisoned partition key until its record succeeds, and runs every order exactly once', async () => {
+  it('blocks only the poisoned partition key, in batches that span the shard, until its record succeeds; every order runs once', async () => {
     let healed = false;
     let poisonAttempts = 0;
     const all = orders(6, 8);
@@ -175,6 +175,46 @@ describe('kinesisJobs on kinesalite', () => {
     // Records behind the poison in its shard came again on every retry, and ran once all the same.
     const redelivered = [...fn.deliveries.values()].filter((times) => times > 1).length;
     expect(redelivered).toBeGreaterThan(blocked.length);
+  }, 120_000);
+
+  it('lets the other partition keys of the poisoned shard run only within one batch of the poison', async () => {
+    let healed = false;
+    // One shard, two partition keys taking turns: u1, u3, u1, u3, ...; the first u3 record is poisoned.
+    const all: Order[] = Array.from({ length: 20 }, (_, position) => ({
+      orderId: `order-${randomUUID()}`,
+      org: 'acme',
+      unit: position % 2 === 0 ? 'u1' : 'u3',
+      index: Math.floor(position / 2),
+    }));
+    const poison = all[1] as Order;
+    const { handler, put, mapping, effects } = await setup(async (order) => {
+      if (order.orderId === poison.orderId && !healed) throw new Error('the warehouse is down');
+    });
+    for (const order of all) await put(order);
+    const fn = mapping((event) => handler(event, fakeContext()), 5);
+    await until(() => fn.retries.partial >= 3, { mappings: [fn], what: 'three retries of the poison' });
+
+    // Every retry starts at the poison and carries the 4 records after it: u1's records up to there run,
+    // the rest of u1 is never delivered while the poison fails (Lambda's checkpoint is per shard).
+    const whilePoisoned = await effects();
+    const ranWhilePoisoned = all
+      .filter((order) => whilePoisoned.has(order.orderId))
+      .map((o) => all.indexOf(o));
+    expect(ranWhilePoisoned).toEqual([0, 2, 4]);
+
+    healed = true;
+    await until(() => fn.caughtUp(all.length), { mappings: [fn], what: 'the shard read to its end' });
+    await fn.stop();
+    expect(
+      tally(
+        await effects(),
+        all.map((order) => order.orderId),
+      ),
+    ).toEqual({
+      once: all.length,
+      lost: 0,
+      duplicated: 0,
+    });
   }, 120_000);
 
   it('retries the whole batch after the function throws, and runs nothing twice', async () => {
