@@ -1,10 +1,13 @@
+import type { Duration } from 'aws-cdk-lib';
 import { Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import { expected } from '../../src/core/messages.js';
 import {
   DEFAULT_STREAM_RETENTION,
+  iteratorAgeAlarm,
   parallelizationFactorOf,
   StreamJobSource,
   type StreamJobSourceProps,
@@ -25,6 +28,12 @@ export interface DynamoDBStreamJobSourceProps extends StreamJobSourceProps {
    * @default 1
    */
   readonly parallelizationFactor?: number;
+  /**
+   * The age of the last record the consumer read (`IteratorAge`, per function) that raises the alarm, over
+   * 5 minutes; shorter than `maxRecordAge`, so it fires before records are discarded.
+   * @default - half of `maxRecordAge` (3 hours by default)
+   */
+  readonly iteratorAgeThreshold?: Duration;
 }
 
 /**
@@ -36,6 +45,8 @@ export interface DynamoDBStreamJobSourceProps extends StreamJobSourceProps {
  * new DynamoDBStreamJobSource(this, 'OrderChanges', { table: orders, consumer: indexer, idempotencyTable: table });
  */
 export class DynamoDBStreamJobSource extends StreamJobSource {
+  /** In alarm when the consumer reads records older than `iteratorAgeThreshold` for 5 minutes. */
+  readonly iteratorAgeAlarm: cloudwatch.Alarm;
   /** The event source bound to the consumer (its mapping's id and ARN). */
   readonly eventSource: DynamoEventSource;
 
@@ -63,6 +74,12 @@ export class DynamoDBStreamJobSource extends StreamJobSource {
     );
     this.eventSource = new DynamoEventSource(props.table, { ...this.errorHandling, parallelizationFactor });
     props.consumer.addEventSource(this.eventSource);
+    this.iteratorAgeAlarm = iteratorAgeAlarm(
+      this,
+      'DynamoDBStreamJobSource',
+      props.consumer,
+      props.iteratorAgeThreshold,
+    );
     const policy = props.consumer.role?.node.tryFindChild('DefaultPolicy');
     if (policy !== undefined) {
       Validations.of(policy).acknowledge({

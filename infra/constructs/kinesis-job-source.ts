@@ -1,9 +1,11 @@
 import { Duration, Token } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import {
   DEFAULT_STREAM_RETENTION,
+  iteratorAgeAlarm,
   parallelizationFactorOf,
   StreamJobSource,
   type StreamJobSourceProps,
@@ -24,6 +26,12 @@ export interface KinesisJobSourceProps extends StreamJobSourceProps {
    * @default 1
    */
   readonly parallelizationFactor?: number;
+  /**
+   * The age of the last record the consumer read (`IteratorAge`, per function) that raises the alarm, over
+   * 5 minutes; shorter than `maxRecordAge`, so it fires before records are discarded.
+   * @default - half of `maxRecordAge` (3 hours by default)
+   */
+  readonly iteratorAgeThreshold?: Duration;
 }
 
 /**
@@ -35,6 +43,8 @@ export interface KinesisJobSourceProps extends StreamJobSourceProps {
  * const orders = new KinesisJobSource(this, 'OrderStream', { stream, consumer: worker, idempotencyTable: table });
  */
 export class KinesisJobSource extends StreamJobSource {
+  /** In alarm when the consumer reads records older than `iteratorAgeThreshold` for 5 minutes. */
+  readonly iteratorAgeAlarm: cloudwatch.Alarm;
   /** The event source bound to the consumer (its mapping's id and ARN). */
   readonly eventSource: KinesisEventSource;
 
@@ -52,6 +62,12 @@ export class KinesisJobSource extends StreamJobSource {
     );
     this.eventSource = new KinesisEventSource(props.stream, { ...this.errorHandling, parallelizationFactor });
     props.consumer.addEventSource(this.eventSource);
+    this.iteratorAgeAlarm = iteratorAgeAlarm(
+      this,
+      'KinesisJobSource',
+      props.consumer,
+      props.iteratorAgeThreshold,
+    );
   }
 }
 

@@ -94,6 +94,43 @@ export function parallelizationFactorOf(kind: string, id: string, value: number 
   return factor;
 }
 
+/**
+ * An alarm on the consumer's `IteratorAge` (Kinesis and DynamoDB Streams): the age of the last record it
+ * read. It fires while records can still be processed, before `maxRecordAge` discards them.
+ *
+ * @example
+ * this.iteratorAgeAlarm = iteratorAgeAlarm(this, 'KinesisJobSource', props.consumer, props.iteratorAgeThreshold);
+ */
+export function iteratorAgeAlarm(
+  source: StreamJobSource,
+  kind: string,
+  consumer: lambda.IFunction,
+  threshold: Duration | undefined,
+): cloudwatch.Alarm {
+  const id = source.node.id;
+  const age = threshold ?? Duration.seconds(Math.floor(source.maxRecordAge.toSeconds() / 2));
+  if (age.toSeconds() < 1 || age.toSeconds() >= source.maxRecordAge.toSeconds()) {
+    throw new Error(
+      `Expected \`iteratorAgeThreshold\` of ${kind} '${id}' to be at least 1 second and shorter than \`maxRecordAge\` (${source.maxRecordAge.toHumanString()}), got ${age.toHumanString()}; records would be discarded before the alarm.`,
+    );
+  }
+  return new cloudwatch.Alarm(source, 'IteratorAgeAlarm', {
+    alarmDescription: `The consumer of ${source.node.path} reads records older than ${age.toHumanString()}: it is failing, throttled or too slow, and records older than ${source.maxRecordAge.toHumanString()} go to the on-failure queue.`,
+    metric: new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'IteratorAge',
+      dimensionsMap: { FunctionName: consumer.functionName },
+      period: Duration.minutes(1),
+      statistic: cloudwatch.Stats.MAXIMUM,
+    }),
+    // IteratorAge is in milliseconds.
+    threshold: age.toMilliseconds(),
+    evaluationPeriods: 5,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+}
+
 /** The error-handling part of an event source's props, the same for every stream source. */
 export interface StreamErrorHandling {
   readonly startingPosition: lambda.StartingPosition;

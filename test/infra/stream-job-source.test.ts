@@ -111,7 +111,7 @@ function statements(template: Template): Record<string, unknown>[] {
 }
 
 describe('KinesisJobSource wires the stream so that no record is retried forever', () => {
-  const { template, stack, stream, table } = kinesisSource();
+  const { template, stack, stream, table, worker } = kinesisSource();
   const streamId = stack.getLogicalId(stream.node.defaultChild as kinesis.CfnStream);
 
   it('maps the stream to the consumer with partial batch responses', () => {
@@ -181,6 +181,23 @@ describe('KinesisJobSource wires the stream so that no record is retried forever
     });
   });
 
+  it('alarms when the consumer has read records 3 hours old (half the record age) for 5 minutes', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'IteratorAge',
+      Namespace: 'AWS/Lambda',
+      Dimensions: [
+        {
+          Name: 'FunctionName',
+          Value: { Ref: stack.getLogicalId(worker.node.defaultChild as lambda.CfnFunction) },
+        },
+      ],
+      Statistic: 'Maximum',
+      Threshold: 3 * 3600 * 1000,
+      EvaluationPeriods: 5,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
   it('grants the consumer exactly the record actions on the idempotency table', () => {
     expect(statements(template)).toContainEqual({
       Effect: 'Allow',
@@ -233,6 +250,13 @@ describe('KinesisJobSource options', () => {
     });
   });
 
+  it('takes the iterator-age threshold as given', () => {
+    kinesisSource({ iteratorAgeThreshold: Duration.minutes(10) }).template.hasResourceProperties(
+      'AWS::CloudWatch::Alarm',
+      { MetricName: 'IteratorAge', Threshold: 600_000 },
+    );
+  });
+
   it('names the on-failure queue and sets the alarm threshold when asked', () => {
     const { template } = kinesisSource({ failureQueueName: 'orders-failures', failureDepthThreshold: 5 });
     template.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'orders-failures' });
@@ -278,6 +302,12 @@ describe('KinesisJobSource rejects settings that retry forever or lose records',
     );
   });
 
+  it('rejects an iterator-age alarm that would fire only after records were discarded', () => {
+    expect(make({ maxRecordAge: Duration.hours(1), iteratorAgeThreshold: Duration.hours(1) })).toThrow(
+      /Expected `iteratorAgeThreshold` of KinesisJobSource 'OrderStream' to be at least 1 second and shorter than `maxRecordAge` \(1 hour\), got 1 hour/,
+    );
+  });
+
   it('rejects an alarm threshold under 1', () => {
     expect(make({ failureDepthThreshold: 0 })).toThrow(
       /Expected `failureDepthThreshold` .* at least 1, got 0/,
@@ -305,6 +335,13 @@ describe('DynamoDBStreamJobSource wires a table’s stream the same way', () => 
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [failureQueueId(template), 'Arn'] } } },
     });
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+  });
+
+  it('alarms on the consumer’s iterator age at half the record age', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'IteratorAge',
+      Threshold: 3 * 3600 * 1000,
+    });
   });
 
   it('lets the consumer read the stream, on the stream’s ARN', () => {
