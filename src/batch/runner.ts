@@ -13,6 +13,7 @@ import {
   scopeSchema,
 } from '../core/options.js';
 import { Signal, type SignalFacts } from '../core/telemetry.js';
+import type { IdempotencyRecord } from '../core/types.js';
 import { identifyJob, type JobIdentity } from './identify.js';
 import { createLimiter } from './limiter.js';
 
@@ -116,6 +117,8 @@ export interface BatchSource<Event, R, Failure> {
   reopens(record: R): boolean;
   /** The default fingerprint's input. */
   meaning(record: R): unknown;
+  /** Whether the source says this record was delivered before (SQS: a receive count above 1). */
+  redelivered?(record: R): boolean;
   /** A warning when the job key is this delivery's own id where that is a mistake (SQS), else `undefined`. */
   keyWarning?(record: R, key: string): string | undefined;
 }
@@ -171,16 +174,19 @@ export function batchRunner<Event, R, Failure, Result>(
     const leaders = new Map<string, { readonly fingerprint: string; readonly outcome: Promise<Outcome> }>();
     // Identify every record before any I/O, so that duplicates are collapsed before the first claim.
     const jobs = new Map(records.map((record) => [record, identify(record)]));
+    // A batch that comes back is read in one round trip first: completed jobs are then acknowledged unwritten.
+    const known = await prefetch(records, jobs);
 
     const dispatch = (record: R): Promise<Outcome> => {
       if (engine.mode === 'off') return limit(() => runUnguarded(record, context));
       const job = jobs.get(record);
       if (job === undefined) return Promise.resolve('fail');
-      if (engine.mode === 'observe') return limit(() => runJob(record, job, context, remainingTimeMs));
+      const seen = known.get(recordKey(job.org, scope, job.key));
+      if (engine.mode === 'observe') return limit(() => runJob(record, job, context, remainingTimeMs, seen));
       const collapseKey = `${job.org}#${job.key}`;
       const leader = leaders.get(collapseKey);
       if (leader === undefined) {
-        const outcome = limit(() => runJob(record, job, context, remainingTimeMs));
+        const outcome = limit(() => runJob(record, job, context, remainingTimeMs, seen));
         leaders.set(collapseKey, { fingerprint: job.fingerprint, outcome });
         return outcome;
       }
@@ -221,6 +227,24 @@ export function batchRunner<Event, R, Failure, Result>(
     return { batchItemFailures: [...failed.values()].map((itemIdentifier) => ({ itemIdentifier })) };
   };
 
+  /** The records of the redelivered jobs of this batch, read in one batch read; none for a fresh batch. */
+  async function prefetch(
+    records: readonly R[],
+    jobs: ReadonlyMap<R, JobIdentity | undefined>,
+  ): Promise<ReadonlyMap<string, IdempotencyRecord>> {
+    if (engine.mode === 'off' || source.redelivered === undefined) return new Map();
+    const again = records
+      .filter((record) => source.redelivered?.(record) === true)
+      .map((record) => jobs.get(record))
+      .filter((job): job is JobIdentity => job !== undefined);
+    const distinct = [...new Map(again.map((job) => [`${job.org}#${job.key}`, job])).values()];
+    // One redelivered job costs one round trip either way (its claim reads the record back); two or more are
+    // cheaper read together, and each completed one then costs no write.
+    return distinct.length < 2
+      ? new Map()
+      : engine.prefetch(distinct.map((job) => ({ org: job.org, scope, key: job.key })));
+  }
+
   function identify(record: R): JobIdentity | undefined {
     if (engine.mode === 'off') return undefined;
     const identified = identifyJob(record, options, (r) => source.meaning(r));
@@ -245,11 +269,13 @@ export function batchRunner<Event, R, Failure, Result>(
     job: JobIdentity,
     context: Context,
     remainingTimeMs: () => number | undefined,
+    known: IdempotencyRecord | undefined,
   ): Promise<Outcome> {
     const owner = source.owner(record);
     const entry = await guard.enter({
       ...job,
       scope,
+      known,
       remainingTimeMs,
       owner,
       reclaimFailed: source.reopens(record),

@@ -68,6 +68,11 @@ export interface BeginInput {
   readonly resumeOwnLease?: boolean;
   /** Overrides the configured wait budget (jobs never wait). */
   readonly waitBudgetMs?: number;
+  /**
+   * The record as a batch read (`prefetch`) just found it: a completed one is decided from it with no further
+   * round trip; anything else is claimed as usual.
+   */
+  readonly known?: IdempotencyRecord;
   readonly correlationId?: string;
 }
 
@@ -143,6 +148,9 @@ export class IdempotencyEngine {
     const startedAt = this.now();
     const cached = this.#cache?.get(pk, startedAt);
     if (cached !== undefined) return this.#report(this.#decide(cached, input.fingerprint, true), facts, 0);
+    const { known } = input;
+    if (known?.pk === pk && recordState(known, startedAt) === RecordState.Completed)
+      return this.#report(this.#decide(known, input.fingerprint, false), facts, 0);
 
     const observing = this.mode === 'observe';
     const budget = observing ? 0 : this.#waitBudget(input);
@@ -245,6 +253,22 @@ export class IdempotencyEngine {
       attempt: record.attempt,
       owner: record.owner,
     };
+  }
+
+  /**
+   * Reads the records of many requests in one batch read where the store can (`Store.getMany`), so a batch that
+   * comes back (a redelivery) is decided without a write per completed job. An empty map when the store cannot,
+   * or when the read fails (the claims then decide as usual).
+   */
+  async prefetch(
+    requests: readonly { readonly org: string; readonly scope: string; readonly key: string }[],
+  ): Promise<ReadonlyMap<string, IdempotencyRecord>> {
+    const [first] = requests;
+    const getMany = this.store.getMany?.bind(this.store);
+    if (getMany === undefined || first === undefined) return new Map();
+    const facts: SignalFacts = { mode: this.mode, scope: first.scope };
+    const pks = requests.map((request) => recordKey(request.org, request.scope, request.key));
+    return this.#call('getMany', facts, () => getMany(pks)).catch(() => new Map());
   }
 
   /**

@@ -99,6 +99,12 @@ export interface Store {
   claim(record: IdempotencyRecord, options: ClaimOptions): Promise<ClaimResult>;
   /** A strongly consistent read. */
   get(pk: string): Promise<IdempotencyRecord | undefined>;
+  /**
+   * Strongly consistent reads of many records in as few round trips as the store allows (DynamoDB:
+   * `BatchGetItem`, 100 keys a call); the records that exist, by `pk`. Optional: a redelivered batch is then read
+   * before it is claimed, so completed jobs cost no write.
+   */
+  getMany?(pks: readonly string[]): Promise<ReadonlyMap<string, IdempotencyRecord>>;
   /** Sets the final status and result, conditional on `leaseToken`. */
   complete(pk: string, leaseToken: string, update: CompletionUpdate): Promise<boolean>;
   /** Deletes the record, conditional on `leaseToken`. */

@@ -35,6 +35,7 @@ const sqsSource: BatchSource<SQSEvent, SQSRecord, string> = {
   reportsRestOfUnit: true,
   reopens: (record) => record.messageAttributes?.[REPLAY_ATTRIBUTE] !== undefined,
   meaning: (record) => jsonMeaning(record.body),
+  redelivered: (record) => Number(record.attributes?.ApproximateReceiveCount ?? '1') > 1,
   keyWarning: (record, key) =>
     key === record.messageId
       ? '`jobKey` of `sqsJobs` returned the SQS messageId; a redrive or replay gives the same job a new messageId, so return a business or producer id instead.'

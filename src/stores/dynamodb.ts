@@ -1,4 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   DynamoDBClient,
@@ -37,6 +40,8 @@ export interface DynamoDBStoreOptions {
 const CLAIM_CONDITION =
   'attribute_not_exists(pk) OR expiresAt < :nowS OR (#status = :inProgress AND leaseUntil < :nowMs)';
 const OWNED = 'leaseToken = :token AND #status = :inProgress';
+const BATCH_GET_LIMIT = 100;
+const BATCH_GET_BACKOFF_MS = 10;
 
 /**
  * The DynamoDB store: one conditional write per state change (docs/protocol.md section 3). It marshals records
@@ -97,6 +102,31 @@ export class DynamoDBStore implements Store {
       new GetItemCommand({ TableName: this.tableName, Key: { pk: { S: pk } }, ConsistentRead: true }),
     );
     return output.Item === undefined ? undefined : fromItem(output.Item);
+  }
+
+  async getMany(pks: readonly string[]): Promise<ReadonlyMap<string, IdempotencyRecord>> {
+    const found = new Map<string, IdempotencyRecord>();
+    const unique = [...new Set(pks)];
+    // BatchGetItem reads at most 100 keys per call; keys it could not read in time come back to be asked again.
+    for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
+      let keys: Item[] | undefined = unique
+        .slice(start, start + BATCH_GET_LIMIT)
+        .map((pk) => ({ pk: { S: pk } }));
+      for (let round = 0; keys !== undefined && keys.length > 0; round++) {
+        if (round > 0) await sleep(BATCH_GET_BACKOFF_MS * 2 ** Math.min(round, 6));
+        const output: BatchGetItemCommandOutput = await this.client.send(
+          new BatchGetItemCommand({
+            RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } },
+          }),
+        );
+        for (const item of output.Responses?.[this.tableName] ?? []) {
+          const record = fromItem(item);
+          found.set(record.pk, record);
+        }
+        keys = output.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return found;
   }
 
   async complete(pk: string, leaseToken: string, update: CompletionUpdate): Promise<boolean> {

@@ -28,6 +28,15 @@ export class MemoryStore implements Store {
     return this.#records.get(pk);
   }
 
+  async getMany(pks: readonly string[]): Promise<ReadonlyMap<string, IdempotencyRecord>> {
+    const found = new Map<string, IdempotencyRecord>();
+    for (const pk of pks) {
+      const record = this.#records.get(pk);
+      if (record !== undefined) found.set(pk, record);
+    }
+    return found;
+  }
+
   async complete(pk: string, leaseToken: string, update: CompletionUpdate): Promise<boolean> {
     const existing = this.#owned(pk, leaseToken);
     if (existing === undefined) return false;

@@ -162,7 +162,7 @@ describe('duplicates in one batch', () => {
 });
 
 describe('completed and running jobs', () => {
-  it('acknowledges completed jobs without running them, with one claim per job', async () => {
+  it('acknowledges completed jobs sent again without running them: one batch read, no write', async () => {
     const { handler, runs } = build();
     const { Records } = loadEvent('sqs-standard-batch');
     await handler(eventOf(...Records), fakeContext());
@@ -172,7 +172,14 @@ describe('completed and running jobs', () => {
 
     expect(again.batchItemFailures).toEqual([]);
     expect(runs).toHaveLength(3);
-    expect(counter.calls).toEqual(['PutItemCommand', 'PutItemCommand', 'PutItemCommand']);
+    expect(counter.calls).toEqual(['BatchGetItemCommand']);
+  });
+
+  it('claims a first delivery without a batch read, even next to one redelivered message', async () => {
+    const { handler } = build();
+    // The sample batch holds one message received twice: a single redelivered job costs no extra read.
+    await handler(loadEvent('sqs-standard-batch'), fakeContext());
+    expect(counter.count('BatchGetItemCommand')).toBe(0);
   });
 
   it("acknowledges a job whose live lease belongs to another message, and leaves it to that message's run", async () => {
@@ -366,6 +373,44 @@ describe('long jobs and leases', () => {
     expect(record_?.status).toBe(RecordStatus.Completed);
     expect(decodeResult(record_?.result)).toBe('taker');
     expect(audited).toBe(0);
+  });
+});
+
+describe('a redelivered batch', () => {
+  it('is read in one BatchGetItem first: completed jobs are acknowledged without a write or a run', async () => {
+    const { handler, runs, count } = build();
+    const { Records } = loadEvent('sqs-standard-batch');
+    await handler(eventOf(...Records), fakeContext());
+    const ran = runs.length;
+    counter.reset();
+
+    const again = await handler(eventOf(...Records.map(redelivered)), fakeContext());
+
+    expect(reported(again)).toEqual([]);
+    expect(counter.calls).toEqual(['BatchGetItemCommand']);
+    expect(runs).toHaveLength(ran);
+    expect(count(Signal.Replay)).toBeGreaterThanOrEqual(3);
+  });
+
+  it('claims the redelivered jobs that did not complete, after the one batch read', async () => {
+    const { handler, runs } = build({
+      processRecord: async (record) => {
+        runs.push(invoiceIdOf(record));
+        if (runs.length === 1) throw new Error('flaky partner');
+      },
+    });
+    const [first, second] = loadEvent('sqs-standard-batch').Records as [SQSRecord, SQSRecord];
+    const fresh = [withInvoice(first, `inv-${Date.now()}-a`), withInvoice(second, `inv-${Date.now()}-b`)];
+    expect(reported(await handler(eventOf(...fresh), fakeContext()))).toHaveLength(1);
+    counter.reset();
+
+    const again = await handler(eventOf(...fresh.map(redelivered)), fakeContext());
+
+    expect(reported(again)).toEqual([]);
+    expect(counter.count('BatchGetItemCommand')).toBe(1);
+    // The released job is claimed and run again; the completed one is not.
+    expect(counter.count('PutItemCommand')).toBe(1);
+    expect(runs).toHaveLength(3);
   });
 });
 

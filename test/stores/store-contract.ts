@@ -156,6 +156,25 @@ export function storeContract(name: string, makeStore: () => Store): void {
       });
     });
 
+    describe('batch reads', () => {
+      it('reads many records at once, strongly, and leaves out the keys that have none', async () => {
+        const store = makeStore();
+        if (store.getMany === undefined) return;
+        const records = Array.from({ length: 3 }, () => claimRecord());
+        for (const record of records) await store.claim(record, { nowMs: NOW_MS });
+        const [first] = records as [IdempotencyRecord];
+        await store.complete(first.pk, first.leaseToken ?? '', completion());
+        const missing = claimRecord().pk;
+
+        const found = await store.getMany([...records.map((record) => record.pk), missing, first.pk]);
+
+        expect([...found.keys()].sort()).toEqual(records.map((record) => record.pk).sort());
+        expect(found.get(first.pk)).toStrictEqual(await store.get(first.pk));
+        expect(found.get(first.pk)?.status).toBe('COMPLETED');
+        expect(found.has(missing)).toBe(false);
+      });
+    });
+
     describe('fenced writes', () => {
       it('completes with the right token: status, result, completedAt and expiresAt set, lease end removed', async () => {
         const store = makeStore();
