@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   IdempotencyProblemError,
+  IdempotencyRequestError,
   IdempotentClient,
   type IdempotentClientOptions,
   ProblemType,
@@ -68,6 +69,12 @@ function decisionLine(signal: string, key: string): RegExp {
 async function serverCount(signal: string, key: string, until: RegExp): Promise<number> {
   await playground.waitFor(new RegExp(until.source), 30_000);
   return playground.output().match(decisionLine(signal, key))?.length ?? 0;
+}
+
+/** Waits until the server has decided `count` requests with `key` (run, replayed or in progress). */
+async function serverDecisions(key: string, count: number): Promise<void> {
+  const one = decisionLine('(?:first_execution|replay|in_progress)', key).source;
+  await playground.waitFor(new RegExp(`(?:[\\s\\S]*?${one}){${count}}`), 30_000);
 }
 
 /** Waits until the server has logged `count` access lines for `POST /orders → status` in all. */
@@ -197,6 +204,31 @@ describe('idemkit/client against the playground through a fault proxy', () => {
     expect(await serverCount('mismatch', reused, decisionLine('mismatch', reused))).toBe(1);
     expect(await serverCount('first_execution', invalid, decisionLine('first_execution', invalid))).toBe(1);
   }, 120_000);
+
+  it('stops at its budget when every answer is held, having run the operation once on the server', async () => {
+    const key = `order-${randomUUID()}`;
+    plans.set(key, Array(50).fill(delay));
+    const { api, retries } = client({
+      budgetMs: 3_000,
+      attemptTimeoutMs: 1_000,
+      baseDelayMs: 10,
+      maxDelayMs: 10,
+    });
+    const error = await api
+      .fetch('/orders', { method: 'POST', body: order(), idempotencyKey: key })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(IdempotencyRequestError);
+    expect(error).toMatchObject({ reason: 'timeout' });
+    // Each attempt is held until its own timeout: a 3 s budget holds three of 1 s and the start of a fourth.
+    const attempts = proxy.requestsFor(key).length;
+    expect(attempts).toBe((error as IdempotencyRequestError).attempts);
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(attempts).toBeLessThanOrEqual(4);
+    expect(retries.every((retry) => retry.reason === 'timeout')).toBe(true);
+    // Every held attempt still reached the server: one ran the handler, the others replayed or waited on it.
+    await serverDecisions(key, attempts);
+    expect(playground.output().match(decisionLine('first_execution', key))?.length).toBe(1);
+  }, 60_000);
 
   it('sends one X-Correlation-Id on every attempt, which the server echoes', async () => {
     const key = `order-${randomUUID()}`;
