@@ -10,6 +10,7 @@
  * const store = new RedisStore({ client: nodeRedisClient(redis) });
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClaimOptions } from '../core/record-state.js';
 import type { ClaimResult, CompletionUpdate, IdempotencyRecord, Store } from '../core/types.js';
 import { fromFields, replyToFields, resultFields, toFields } from './redis-record.js';
@@ -111,6 +112,13 @@ export interface RedisStoreOptions {
    * @default ''
    */
   readonly keyPrefix?: string;
+  /**
+   * How many times one operation is sent when the connection fails (a cut, a reconnection, a timeout), as the AWS
+   * SDK retries DynamoDB calls. Safe, because each script finds its own earlier write (section 8). An error the
+   * server answered (`ERR`, `WRONGTYPE`, ...) is never retried.
+   * @default 3
+   */
+  readonly maxAttempts?: number;
 }
 
 /**
@@ -125,6 +133,7 @@ export interface RedisStoreOptions {
 export class RedisStore implements Store {
   readonly client: RedisScriptClient;
   readonly keyPrefix: string;
+  readonly maxAttempts: number;
 
   constructor(options: RedisStoreOptions) {
     if (typeof options?.client?.runScript !== 'function') {
@@ -137,8 +146,27 @@ export class RedisStore implements Store {
         `Expected \`keyPrefix\` of \`RedisStore\` to be a string, got ${describe(options.keyPrefix)}.`,
       );
     }
+    const attempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    if (!Number.isInteger(attempts) || attempts < 1) {
+      throw new TypeError(
+        `Expected \`maxAttempts\` of \`RedisStore\` to be a whole number of at least 1, got ${describe(options.maxAttempts)}.`,
+      );
+    }
     this.client = options.client;
     this.keyPrefix = options.keyPrefix ?? '';
+    this.maxAttempts = attempts;
+  }
+
+  async #run(script: LuaScript, pk: string, args: readonly string[]): Promise<unknown> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.client.runScript(script, [this.keyOf(pk)], args);
+      } catch (error) {
+        if (attempt >= this.maxAttempts || isServerReply(error)) throw error;
+        // Full jitter from 25 ms doubling, so clients that lost one connection together do not return together.
+        await sleep(Math.random() * RETRY_BASE_MS * 2 ** (attempt - 1));
+      }
+    }
   }
 
   /** The server key of the record `pk`. */
@@ -147,25 +175,21 @@ export class RedisStore implements Store {
   }
 
   async claim(record: IdempotencyRecord, options: ClaimOptions): Promise<ClaimResult> {
-    const reply = await this.client.runScript(
-      CLAIM,
-      [this.keyOf(record.pk)],
-      [
-        String(Math.floor(options.nowMs / 1000)),
-        String(options.nowMs),
-        options.failedToken ?? '',
-        ttlMs(record.expiresAt, options.nowMs),
-        record.leaseToken ?? '',
-        ...toFields(record),
-      ],
-    );
+    const reply = await this.#run(CLAIM, record.pk, [
+      String(Math.floor(options.nowMs / 1000)),
+      String(options.nowMs),
+      options.failedToken ?? '',
+      ttlMs(record.expiresAt, options.nowMs),
+      record.leaseToken ?? '',
+      ...toFields(record),
+    ]);
     if (isOne(reply)) return { claimed: true };
     const fields = replyToFields(reply);
     return { claimed: false, existing: fields === undefined ? undefined : fromFields(fields) };
   }
 
   async get(pk: string): Promise<IdempotencyRecord | undefined> {
-    const fields = replyToFields(await this.client.runScript(GET, [this.keyOf(pk)], []));
+    const fields = replyToFields(await this.#run(GET, pk, []));
     return fields === undefined ? undefined : fromFields(fields);
   }
 
@@ -180,20 +204,20 @@ export class RedisStore implements Store {
     ];
     if (update.result !== undefined) pairs.push(...resultFields(update.result));
     if (update.resultDropped !== undefined) pairs.push('resultDropped', update.resultDropped);
-    const reply = await this.client.runScript(
-      COMPLETE,
-      [this.keyOf(pk)],
-      [leaseToken, ttlMs(update.expiresAt, update.completedAt), ...pairs],
-    );
+    const reply = await this.#run(COMPLETE, pk, [
+      leaseToken,
+      ttlMs(update.expiresAt, update.completedAt),
+      ...pairs,
+    ]);
     return isOne(reply);
   }
 
   async release(pk: string, leaseToken: string): Promise<boolean> {
-    return isOne(await this.client.runScript(RELEASE, [this.keyOf(pk)], [leaseToken]));
+    return isOne(await this.#run(RELEASE, pk, [leaseToken]));
   }
 
   async renew(pk: string, leaseToken: string, leaseUntil: number): Promise<boolean> {
-    return isOne(await this.client.runScript(RENEW, [this.keyOf(pk)], [leaseToken, String(leaseUntil)]));
+    return isOne(await this.#run(RENEW, pk, [leaseToken, String(leaseUntil)]));
   }
 }
 
@@ -203,6 +227,21 @@ export class RedisStore implements Store {
  */
 function ttlMs(expiresAtSeconds: number, nowMs: number): string {
   return String(Math.max(1, (expiresAtSeconds + 1) * 1000 - nowMs));
+}
+
+const DEFAULT_MAX_ATTEMPTS = 3;
+const RETRY_BASE_MS = 25;
+
+/**
+ * Whether the server itself answered with an error (`ERR ...`, `WRONGTYPE ...`, `NOSCRIPT ...`: an upper-case code
+ * first, as RESP error replies are): the operation was refused, so sending it again would be refused again.
+ */
+function isServerReply(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    /^[A-Z][A-Z_]+ /.test(error.message) &&
+    !/^(ECONN|EPIPE|ETIMEDOUT)/.test(error.message)
+  );
 }
 
 function isOne(reply: unknown): boolean {

@@ -144,6 +144,37 @@ describe('RedisStore on redis-server', () => {
     expect(await store.get(record.pk)).toStrictEqual(record);
   });
 
+  it('sends an operation again after a connection error, up to maxAttempts, but never after a server error', async () => {
+    const { adapter, calls } = counting(connected('ioredis').adapter);
+    let cut = 2;
+    const flaky: RedisScriptClient = {
+      runScript(script, keys, args) {
+        if (cut-- > 0) return Promise.reject(new Error('Socket closed unexpectedly'));
+        return adapter.runScript(script, keys, args);
+      },
+    };
+    const record = claimRecord();
+    expect(await new RedisStore({ client: flaky }).claim(record, { nowMs: NOW_MS })).toEqual({
+      claimed: true,
+    });
+    expect(calls).toEqual(['claim']);
+    cut = 1;
+    await expect(new RedisStore({ client: flaky, maxAttempts: 1 }).get(record.pk)).rejects.toThrow(
+      /Socket closed/,
+    );
+    const refused: RedisScriptClient = {
+      runScript: () => {
+        calls.push('refused');
+        return Promise.reject(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'));
+      },
+    };
+    await expect(new RedisStore({ client: refused }).get(record.pk)).rejects.toThrow(/WRONGTYPE/);
+    expect(calls).toEqual(['claim', 'refused']);
+    expect(() => new RedisStore({ client: flaky, maxAttempts: 0 })).toThrow(
+      /Expected `maxAttempts` of `RedisStore` to be a whole number of at least 1, got 0\./,
+    );
+  });
+
   it('refuses to be built without a client adapter, saying what it expected', () => {
     expect(() => new RedisStore({ client: {} as never })).toThrow(
       /Expected `client` of `RedisStore` to be a client adapter \(nodeRedisClient, ioredisClient or valkeyGlideClient from 'idemkit\/redis'\), got an object without `runScript`\./,

@@ -4,11 +4,11 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
-import { GlideClient, Script } from '@valkey/valkey-glide';
+import { GlideClient, Logger, Script } from '@valkey/valkey-glide';
 import { Redis } from 'ioredis';
 import { Valkey } from 'iovalkey';
 import {
@@ -169,7 +169,10 @@ export async function connectClient(
 ): Promise<ConnectedClient> {
   switch (library) {
     case 'node-redis': {
-      const client = await createClient({ socket: { host: '127.0.0.1', port: server.port } }).connect();
+      // node-redis emits connection errors as events (it reconnects by itself): every application listens.
+      const client = await createClient({ socket: { host: '127.0.0.1', port: server.port } })
+        .on('error', () => undefined)
+        .connect();
       return {
         name: library,
         adapter: nodeRedisClient(client),
@@ -183,6 +186,7 @@ export async function connectClient(
     case 'iovalkey': {
       const options = { host: '127.0.0.1', port: server.port, lazyConnect: true };
       const client = library === 'ioredis' ? new Redis(options) : new Valkey(options);
+      client.on('error', () => undefined);
       await client.connect();
       return {
         name: library,
@@ -194,6 +198,8 @@ export async function connectClient(
       };
     }
     case 'valkey-glide': {
+      // GLIDE's core logs every reconnection at `warn` to stdout; the tests count their own faults.
+      Logger.setLoggerConfig('error');
       const client = await GlideClient.createClient({
         addresses: [{ host: '127.0.0.1', port: server.port }],
       });
@@ -207,4 +213,84 @@ export async function connectClient(
       };
     }
   }
+}
+
+/** What a {@link startCuttingProxy} did. */
+export interface CuttingProxy {
+  readonly port: number;
+  /** Cut nothing while false. */
+  enabled: boolean;
+  readonly stats: { connections: number; chunks: number; cutBeforeSend: number; cutReplyLost: number };
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of `redis-server` that cuts connections mid-command, the fault a real
+ * network produces and a server cannot be made to: for a `rate` of the chunks a client sends with a script in them (chosen by `random`,
+ * seeded by the caller), either it closes both sockets before forwarding (the command never ran) or it forwards
+ * the command and closes both sockets when the server answers (the command ran; the client never hears so).
+ */
+export async function startCuttingProxy(
+  targetPort: number,
+  rate: number,
+  random: () => number,
+): Promise<CuttingProxy> {
+  const sockets = new Set<Socket>();
+  const stats = { connections: 0, chunks: 0, cutBeforeSend: 0, cutReplyLost: 0 };
+  const proxy: { enabled: boolean } = { enabled: true };
+  const server = createServer((downstream) => {
+    stats.connections += 1;
+    const upstream = connect({ host: '127.0.0.1', port: targetPort });
+    sockets.add(downstream);
+    sockets.add(upstream);
+    let dropNextReply = false;
+    const cut = () => {
+      downstream.destroy();
+      upstream.destroy();
+    };
+    downstream.on('data', (chunk) => {
+      // Only chunks that carry a script (the store's commands) are cut: a client's handshake on a new
+      // connection goes through, so each cut is one mid-command fault, not a cascade of failed reconnections.
+      if (!/EVAL/i.test(chunk.toString('latin1'))) {
+        upstream.write(chunk);
+        return;
+      }
+      stats.chunks += 1;
+      const roll = proxy.enabled ? random() : 1;
+      if (roll < rate / 2) {
+        stats.cutBeforeSend += 1;
+        cut();
+        return;
+      }
+      if (roll < rate) dropNextReply = true;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => {
+      if (dropNextReply) {
+        stats.cutReplyLost += 1;
+        cut();
+        return;
+      }
+      downstream.write(chunk);
+    });
+    for (const socket of [downstream, upstream]) {
+      socket.on('error', cut);
+      socket.on('close', () => {
+        sockets.delete(socket);
+        cut();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return Object.assign(proxy, {
+    port,
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  });
 }
