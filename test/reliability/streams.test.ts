@@ -1,6 +1,6 @@
 /**
- * Scenarios 1 to 3 for the stream sources, end to end: Kinesis on kinesalite and DynamoDB Streams on DynamoDB
- * Local, read by event source mappings with Lambda's checkpoint rules (test/support/stream-poller.ts) that
+ * Scenarios 1 to 3 for the stream sources, end to end: Kinesis on kinesalite, DynamoDB Streams on DynamoDB
+ * Local, and Kafka on a topic kept in this process (no broker is available here), read by event source mappings with Lambda's checkpoint rules (test/support/stream-poller.ts) that
  * invoke a function of several Node processes (`fixtures/stream-worker.ts`, one Lambda instance each) on one
  * idempotency table. Each job's side effect adds 1 to a counter table: every job must run exactly once.
  *
@@ -24,6 +24,7 @@ import { LOCAL_CLIENT_CONFIG } from '../support/dynamodb-local.js';
 import {
   dynamodbStreamReader,
   EventSourceMapping,
+  KafkaTopic,
   type Kinesalite,
   kinesisReader,
   startKinesalite,
@@ -49,6 +50,8 @@ const { client } = localClient();
 const streamsClient = new DynamoDBStreamsClient({ ...LOCAL_CLIENT_CONFIG, endpoint });
 const secrets = new SecretLedger();
 const UNITS = 20;
+/** How long a mapping may take to deliver a scenario's records, generous for a loaded 2-core machine. */
+const DEADLINE_MS = 240_000;
 let kinesis: Kinesalite;
 const running: { stop(): Promise<unknown> }[] = [];
 const markers: string[] = [];
@@ -94,7 +97,32 @@ const SOURCES = [
           }
         },
         mapping: (invoke, batchSize) =>
-          new EventSourceMapping({ reader: kinesisReader(kinesis.client, stream), invoke, batchSize }),
+          new EventSourceMapping({
+            reader: kinesisReader(kinesis.client, stream),
+            invoke,
+            batchSize,
+            deadlineMs: DEADLINE_MS,
+          }),
+      };
+    },
+  },
+  {
+    // No Kafka broker runs here: the topic is kept in this process, read with the MSK mapping's rules.
+    name: 'kafka',
+    async create(): Promise<Stream> {
+      const topic = new KafkaTopic(`rel-${randomUUID()}`, 4);
+      return {
+        async write(jobs) {
+          for (const { job, unit } of jobs) {
+            topic.append(unit % 4, {
+              key: `customer-${unit}`,
+              value: JSON.stringify(job),
+              headers: { 'org-id': job.org },
+            });
+          }
+        },
+        mapping: (invoke, batchSize) =>
+          new EventSourceMapping({ reader: topic.reader(), invoke, batchSize, deadlineMs: DEADLINE_MS }),
       };
     },
   },
@@ -133,6 +161,7 @@ const SOURCES = [
             reader: dynamodbStreamReader(streamsClient, streamArn),
             invoke,
             batchSize,
+            deadlineMs: DEADLINE_MS,
           }),
       };
     },
@@ -171,7 +200,7 @@ async function drain(
     async () =>
       mappings.every((mapping) => mapping.caughtUp(records)) &&
       (await readEffects(client, effectsTable)).size === jobs.length,
-    { timeoutMs: 240_000, mappings, what: 'every job run and every mapping caught up' },
+    { timeoutMs: DEADLINE_MS, mappings, what: 'every job run and every mapping caught up' },
   );
   await Promise.all(mappings.map((mapping) => mapping.stop()));
 }

@@ -1,11 +1,12 @@
 /**
  * Lambda's stream event source mapping, locally, for the end-to-end and reliability tests: reads each shard of
- * a Kinesis stream (kinesalite) or a DynamoDB stream (DynamoDB Local's own Streams API) in batches, invokes the
- * function with a Lambda-shaped event, and checkpoints as `ReportBatchItemFailures` says:
+ * a Kinesis stream (kinesalite) or a DynamoDB stream (DynamoDB Local's own Streams API), or each partition of a
+ * Kafka topic kept in this process ({@link KafkaTopic}: no broker runs here), in batches, invokes the function
+ * with a Lambda-shaped event, and checkpoints as `ReportBatchItemFailures` says:
  *
  * - an empty (or absent) `batchItemFailures`: the batch is done, the shard goes on after its last record;
- * - failures: the shard resumes **at** the lowest reported sequence number (that record and every later one
- *   come again);
+ * - failures: the shard resumes **at** the lowest reported sequence number (Kafka: the reported offset of that
+ *   partition), so that record and every later one come again;
  * - a throw, or an identifier that is not a sequence number of the batch: the whole batch comes again.
  *
  * One batch per shard at a time (`ParallelizationFactor` 1), retried until it succeeds
@@ -58,6 +59,11 @@ export interface ShardReader<R> {
   read(iterator: string, limit: number): Promise<{ records: readonly R[]; next: string | undefined }>;
   sequence(record: R): string;
   event(shardId: string, records: readonly R[]): unknown;
+  /**
+   * The sequence number a partial batch response's `itemIdentifier` names, or `undefined` when it names none of
+   * this shard. @default the identifier itself, when it is a string (Kinesis, DynamoDB Streams)
+   */
+  failureSequence?(itemIdentifier: unknown, shardId: string): string | undefined;
 }
 
 /** What became of one batch. */
@@ -107,7 +113,7 @@ export class EventSourceMapping<R> {
   #discovering: Promise<void> | undefined;
   /** Every batch, in the order they were answered. */
   readonly batches: BatchLog[] = [];
-  /** How often each record (by sequence number) was delivered to the function. */
+  /** How often each record (`<shard>/<sequence number>`) was delivered to the function. */
   readonly deliveries = new Map<string, number>();
   invocations = 0;
   /** Why the mapping gave up: its deadline, its invocation limit, or an error of the stream itself. */
@@ -209,8 +215,10 @@ export class EventSourceMapping<R> {
         continue;
       }
       const sequences = batch.records.map((record) => reader.sequence(record));
-      for (const sequence of sequences)
-        this.deliveries.set(sequence, (this.deliveries.get(sequence) ?? 0) + 1);
+      for (const sequence of sequences) {
+        const id = `${shardId}/${sequence}`;
+        this.deliveries.set(id, (this.deliveries.get(id) ?? 0) + 1);
+      }
       this.invocations += 1;
       let answer: unknown;
       let threw = false;
@@ -219,7 +227,15 @@ export class EventSourceMapping<R> {
       } catch {
         threw = true;
       }
-      const resumeAt = threw ? (sequences[0] as string) : lowestReported(answer, sequences);
+      const resumeAt = threw
+        ? (sequences[0] as string)
+        : lowestReported(answer, sequences, (id) =>
+            reader.failureSequence === undefined
+              ? typeof id === 'string'
+                ? id
+                : undefined
+              : reader.failureSequence(id, shardId),
+          );
       if (resumeAt === undefined) {
         this.batches.push({ shard: shardId, sequences, outcome: 'ok' });
         position = { type: 'AFTER_SEQUENCE_NUMBER', sequence: sequences[sequences.length - 1] as string };
@@ -248,7 +264,11 @@ export class EventSourceMapping<R> {
  * The sequence number a partial batch response resumes at: `undefined` when the batch succeeded, `null` when
  * the answer names something that is not a record of the batch (Lambda then retries the whole batch).
  */
-function lowestReported(answer: unknown, sequences: readonly string[]): string | null | undefined {
+function lowestReported(
+  answer: unknown,
+  sequences: readonly string[],
+  sequenceOf: (itemIdentifier: unknown) => string | undefined,
+): string | null | undefined {
   if (answer === undefined || answer === null) return undefined;
   const failures = (answer as { batchItemFailures?: unknown }).batchItemFailures;
   if (failures === undefined || failures === null) return undefined;
@@ -256,8 +276,8 @@ function lowestReported(answer: unknown, sequences: readonly string[]): string |
   if (failures.length === 0) return undefined;
   let lowest: bigint | undefined;
   for (const failure of failures) {
-    const id = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier;
-    if (typeof id !== 'string' || !sequences.includes(id)) return null;
+    const id = sequenceOf((failure as { itemIdentifier?: unknown } | null)?.itemIdentifier);
+    if (id === undefined || !sequences.includes(id)) return null;
     if (lowest === undefined || BigInt(id) < lowest) lowest = BigInt(id);
   }
   return sequences.find((sequence) => BigInt(sequence) === lowest) ?? null;
@@ -492,4 +512,98 @@ function lambdaImage(image: Record<string, StreamAttributeValue>): LambdaImage {
       value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
     ),
   ) as LambdaImage;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Kafka: a topic kept in this process (no Kafka broker runs here), read with the same checkpoint rules.
+
+/** One record as a producer writes it to a {@link KafkaTopic}. */
+export interface KafkaMessage {
+  readonly key?: string;
+  readonly value: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+interface StoredKafkaRecord extends KafkaMessage {
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: number;
+}
+
+/**
+ * A Kafka topic's partitions as append-only logs, and a reader that delivers them as Lambda's MSK event
+ * source mapping does: `records` by `<topic>-<partition>`, key, value and header values base64 or bytes,
+ * resuming each partition at the offset a `{ partition, offset }` failure names.
+ *
+ * @example
+ * const topic = new KafkaTopic('payments', 3);
+ * topic.append(0, { key: 'p-1', value: '{"paymentId":"p-1"}', headers: { 'org-id': 'acme' } });
+ * const mapping = new EventSourceMapping({ reader: topic.reader(), invoke });
+ */
+export class KafkaTopic {
+  readonly #logs: StoredKafkaRecord[][];
+
+  constructor(
+    readonly name: string,
+    partitions: number,
+  ) {
+    this.#logs = Array.from({ length: partitions }, () => []);
+  }
+
+  /** Appends to a partition and returns the record's offset. */
+  append(partition: number, message: KafkaMessage): number {
+    const log = this.#logs[partition];
+    if (log === undefined) throw new Error(`topic ${this.name} has no partition ${partition}`);
+    const offset = log.length;
+    log.push({ ...message, partition, offset, timestamp: Date.now() });
+    return offset;
+  }
+
+  reader(): ShardReader<StoredKafkaRecord> {
+    const topic = this.name;
+    const logs = this.#logs;
+    const partitionOf = (shardId: string) => Number(shardId.slice(topic.length + 1));
+    // An iterator is `<partition>:<next offset>`; a Kafka partition never closes.
+    return {
+      shards: async () => logs.map((_, partition) => ({ id: `${topic}-${partition}` })),
+      async iterator(shardId, from) {
+        const offset =
+          from.type === 'TRIM_HORIZON'
+            ? 0
+            : Number(from.sequence) + (from.type === 'AFTER_SEQUENCE_NUMBER' ? 1 : 0);
+        return `${partitionOf(shardId)}:${offset}`;
+      },
+      async read(iterator, limit) {
+        const [partition, offset] = iterator.split(':').map(Number) as [number, number];
+        const records = (logs[partition] ?? []).slice(offset, offset + limit);
+        return { records, next: `${partition}:${offset + records.length}` };
+      },
+      sequence: (record) => String(record.offset),
+      failureSequence: (itemIdentifier, shardId) => {
+        const failure = itemIdentifier as { partition?: unknown; offset?: unknown } | null;
+        return failure?.partition === shardId && typeof failure.offset === 'number'
+          ? String(failure.offset)
+          : undefined;
+      },
+      event: (shardId, records) => ({
+        eventSource: 'aws:kafka',
+        eventSourceArn: `arn:aws:kafka:us-east-1:000000000000:cluster/local/${topic}`,
+        bootstrapServers: 'b-1.local:9092',
+        records: {
+          [shardId]: records.map((record) => ({
+            topic,
+            partition: record.partition,
+            offset: record.offset,
+            timestamp: record.timestamp,
+            timestampType: 'CREATE_TIME',
+            ...(record.key === undefined ? {} : { key: Buffer.from(record.key).toString('base64') }),
+            value: Buffer.from(record.value).toString('base64'),
+            headers: Object.entries(record.headers ?? {}).map(([name, value]) => ({
+              [name]: [...Buffer.from(value)],
+            })),
+          })),
+        },
+      }),
+    };
+  }
 }
