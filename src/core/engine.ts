@@ -209,6 +209,32 @@ export class IdempotencyEngine {
     }
   }
 
+  /**
+   * Decides from the stored record without claiming, for a door that never runs the operation (the edge, in
+   * front of an origin that claims): `undefined` when there is nothing to answer (no record, or an expired or
+   * stuck one, which only a claim may take). One read, never a wait; none on a cache hit.
+   * Throws {@link IdempotencyStoreError} when the store fails.
+   */
+  async peek(
+    input: Pick<BeginInput, 'org' | 'scope' | 'key' | 'fingerprint' | 'correlationId'>,
+  ): Promise<Exclude<Decision, { kind: 'execute' }> | undefined> {
+    const pk = recordKey(input.org, input.scope, input.key);
+    const facts: SignalFacts = {
+      mode: this.mode,
+      scope: input.scope,
+      org: input.org,
+      keyDigest: digestOf(pk),
+      correlationId: input.correlationId,
+    };
+    const cached = this.#cache?.get(pk, this.now());
+    const record = cached ?? (await this.#call('get', facts, () => this.store.get(pk)));
+    if (record === undefined || isClaimable(record, { nowMs: this.now() })) return undefined;
+    return this.#report(this.#decide(record, input.fingerprint, cached !== undefined), facts, 0) as Exclude<
+      Decision,
+      { kind: 'execute' }
+    >;
+  }
+
   /** A replay meets a FAILED record with the same meaning that another owner failed: run it again, once. */
   #reopens(record: IdempotencyRecord, input: BeginInput): boolean {
     return (

@@ -188,6 +188,25 @@ export class Guard {
     }
   }
 
+  /**
+   * What a door that never runs the operation may answer from the stored record alone (the edge, in front of
+   * an origin that claims): a duplicate in `enforce` mode, else `undefined`, which means "let the authority
+   * decide". A store error is `undefined` too, whatever `strictFailClosed` says: the authority still guards.
+   */
+  async inspect(input: Omit<GuardInput, 'remainingTimeMs'>): Promise<Duplicate | undefined> {
+    const { engine } = this;
+    if (engine.mode === 'off') return undefined;
+    let decision: Duplicate | undefined;
+    try {
+      decision = await engine.peek(input);
+    } catch (error) {
+      if (!(error instanceof IdempotencyStoreError)) throw error;
+      return undefined;
+    }
+    // Observe measures duplicates (would_replay, would_reject) but never answers.
+    return engine.mode === 'enforce' ? decision : undefined;
+  }
+
   /** Decides whether and how the operation runs; throws only what is not a store error (a bug). */
   async enter(input: GuardInput): Promise<Entry> {
     const { engine } = this;

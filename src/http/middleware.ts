@@ -317,8 +317,8 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
   } as unknown as MiddlewareObj<TEvent, TResult>;
 }
 
-/** The response for a duplicate in `enforce` mode. */
-function decisionResponse(decision: Duplicate): ProxyResponse | undefined {
+/** The response for a duplicate in `enforce` mode; the edge door answers with the same one (src/edge). */
+export function decisionResponse(decision: Duplicate): ProxyResponse | undefined {
   switch (decision.kind) {
     case 'replay': {
       const dropped = decision.record.resultDropped;
