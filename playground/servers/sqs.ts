@@ -13,7 +13,9 @@
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startFauxqs } from 'fauxqs';
+import { CreateQueueCommand, DeleteQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { buildApp } from 'fauxqs';
+import { LOCAL_CLIENT_CONFIG } from './dynamodb-local.js';
 
 /** A running SQS emulator and the latency proxy the handlers talk to. */
 export interface LocalSqs {
@@ -35,28 +37,30 @@ export interface LocalSqsOptions {
 }
 
 /**
- * Starts fauxqs on 127.0.0.1 and the latency proxy; `stop()` closes both.
+ * Starts fauxqs and the latency proxy, both on 127.0.0.1; `stop()` closes both.
  *
  * @example
  * const { endpoint, stop } = await startSqs();
  */
 export async function startSqs(options: LocalSqsOptions = {}): Promise<LocalSqs> {
-  const fauxqs = await startFauxqs({ port: options.port ?? 0, logger: false });
-  const endpoint = `http://127.0.0.1:${fauxqs.port}`;
+  // fauxqs's own startFauxqs listens on 0.0.0.0 whatever its options say; its app, listened to here,
+  // binds 127.0.0.1 only.
+  const fauxqs = buildApp({ logger: false });
+  const listening = await fauxqs.listen({ port: options.port ?? 0, host: '127.0.0.1' });
+  const endpoint = `http://127.0.0.1:${new URL(listening).port}`;
   const latency = { ms: 0 };
   const origins = { proxy: '', fauxqs: '' };
   let proxy: Server;
   try {
-    proxy = await startProxy(fauxqs.port, latency, origins);
+    proxy = await startProxy(Number(new URL(listening).port), latency, origins);
+    // fauxqs names every queue URL after its configured host: learn that origin from a real queue URL.
+    origins.fauxqs = await queueUrlOrigin(endpoint);
   } catch (error) {
-    await fauxqs.stop();
+    await fauxqs.close();
     throw error;
   }
   const { port } = proxy.address() as AddressInfo;
   origins.proxy = `http://127.0.0.1:${port}`;
-  // fauxqs names every queue URL after its configured host: learn that origin from a real queue URL.
-  origins.fauxqs = new URL(fauxqs.createQueue('idemkit-playground-probe').queueUrl).origin;
-  fauxqs.deleteQueue('idemkit-playground-probe');
   return {
     endpoint,
     handlerEndpoint: origins.proxy,
@@ -65,9 +69,21 @@ export async function startSqs(options: LocalSqsOptions = {}): Promise<LocalSqs>
     async stop() {
       proxy.closeAllConnections();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
-      await fauxqs.stop();
+      await fauxqs.close();
     },
   };
+}
+
+async function queueUrlOrigin(endpoint: string): Promise<string> {
+  // The probe's URL names a host that may not resolve here: send every call to the endpoint itself.
+  const sqs = new SQSClient({ ...LOCAL_CLIENT_CONFIG, endpoint, useQueueUrlAsEndpoint: false });
+  try {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'idemkit-playground-probe' }));
+    await sqs.send(new DeleteQueueCommand({ QueueUrl }));
+    return new URL(QueueUrl ?? endpoint).origin;
+  } finally {
+    sqs.destroy();
+  }
 }
 
 async function startProxy(
