@@ -8,8 +8,17 @@ export interface PlaygroundConfig {
   readonly port: number;
   /** The largest request body accepted, in bytes; larger ones get 413. */
   readonly maxBodyBytes: number;
-  /** The job queue's visibility timeout; the stage's unless `PLAYGROUND_VISIBILITY_TIMEOUT_S` says. */
+  /** DynamoDB Local's (or dynalite's) port; `0` picks a free one. */
+  readonly dynamodbPort: number;
+  /** The SQS emulator's port; `0` picks a free one. */
+  readonly sqsPort: number;
+  /**
+   * The job queue's visibility timeout: short, so a poison job reaches the DLQ in seconds rather than the
+   * stage's minutes (`PLAYGROUND_VISIBILITY_TIMEOUT_S`).
+   */
   readonly visibilityTimeoutSeconds: number;
+  /** Receives before the redrive policy moves a message to the DLQ (`PLAYGROUND_MAX_RECEIVE_COUNT`). */
+  readonly maxReceiveCount: number;
   /** `auto`, `dynamodb-local` or `dynalite`. */
   readonly dynamodb: 'auto' | 'dynamodb-local' | 'dynalite';
   /** How many pollers run the worker at once, as Lambda runs several for one SQS source. */
@@ -20,6 +29,18 @@ export interface PlaygroundConfig {
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** The port of `npm start` unless `PORT` says otherwise. */
 export const DEFAULT_PORT = 3000;
+/**
+ * Fixed ports for the local servers, so the commands in the README and the banner are the same on every
+ * machine: DynamoDB Local's own default, and the one ElasticMQ made usual for a local SQS.
+ */
+export const DEFAULT_DYNAMODB_PORT = 8000;
+export const DEFAULT_SQS_PORT = 9324;
+/**
+ * The playground's queue: 3 receives, 3 s apart, so a poison job is in the DLQ about 10 s after it was
+ * sent. The stage's own settings (180 s, 5 receives) would take 15 minutes.
+ */
+export const DEFAULT_VISIBILITY_TIMEOUT_S = 3;
+export const DEFAULT_MAX_RECEIVE_COUNT = 3;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -58,12 +79,15 @@ export function readPlaygroundConfig(env: Env = process.env, overrides: Partial<
     settings: settings ?? stageSettings('dev'),
     port: integer('PORT', 0, 65_535, DEFAULT_PORT),
     maxBodyBytes: integer('PLAYGROUND_MAX_BODY_BYTES', 1, 100 * 1024 * 1024, DEFAULT_MAX_BODY_BYTES),
+    dynamodbPort: integer('PLAYGROUND_DYNAMODB_PORT', 0, 65_535, DEFAULT_DYNAMODB_PORT),
+    sqsPort: integer('PLAYGROUND_SQS_PORT', 0, 65_535, DEFAULT_SQS_PORT),
     visibilityTimeoutSeconds: integer(
       'PLAYGROUND_VISIBILITY_TIMEOUT_S',
       0,
       43_200,
-      settings?.jobs.visibilityTimeoutSeconds ?? 0,
+      DEFAULT_VISIBILITY_TIMEOUT_S,
     ),
+    maxReceiveCount: integer('PLAYGROUND_MAX_RECEIVE_COUNT', 1, 1000, DEFAULT_MAX_RECEIVE_COUNT),
     dynamodb,
     pollers: integer('PLAYGROUND_POLLERS', 1, 10, 2),
     ...overrides,

@@ -41,8 +41,8 @@ async function main(): Promise<number> {
   process.env.IDEMPOTENCY_WAIT_BUDGET_MS = String(WAIT_BUDGET_MS);
   print('Starting the playground (DynamoDB Local, fauxqs, the reference handlers)...');
   const playground = await startPlayground({
-    // A short visibility timeout so the poison job's five deliveries take seconds, not the stage's minutes.
-    overrides: { port: 0, visibilityTimeoutSeconds: 2 },
+    // Free ports, so it runs beside `npm start`; a shorter visibility timeout than even `npm start`'s.
+    overrides: { port: 0, dynamodbPort: 0, sqsPort: 0, visibilityTimeoutSeconds: 2 },
     log: (line) => {
       if (!line.startsWith('http: ') || line.includes('crashed')) print(`    ${line}`);
     },
@@ -194,20 +194,20 @@ async function runTour(tour: Tour, playground: Playground, sqs: SQSClient, store
   const legacyId = `inv-legacy-${randomUUID()}`;
   const legacyBody = JSON.stringify({ invoiceId: legacyId, orderId: 7 });
   await tour.step(
-    'A poison job (legacy producer, numeric orderId) fails until it reaches the DLQ',
+    'A poison job (legacy producer, numeric orderId) fails permanently: FAILED, then the DLQ',
     async () => {
       await sendJob(sqs, playground, legacyBody);
       const { maxReceiveCount, deadLetterQueue } = playground.resources;
+      const pk = recordKey(ORG, 'send-invoice-email', legacyId);
+      await waitFor(async () => (await store.get(pk))?.status === 'FAILED', 60_000, 'the job to be FAILED');
       await waitFor(
         async () => (await depth(sqs, deadLetterQueue.url)) === 1,
         120_000,
         'the poison job to reach the DLQ',
       );
-      expect(
-        playground.feed.count('first_execution', keyDigest(legacyId)) === 0,
-        'the poison job must not have run',
-      );
-      return `failed on each of ${maxReceiveCount} receives, then the redrive policy moved it to ${deadLetterQueue.name}`;
+      const runs = playground.feed.count('first_execution', keyDigest(legacyId));
+      expect(runs === 1, `expected the poison job to run once, then be skipped; it ran ${runs} times`);
+      return `ran once and failed permanently (record FAILED); its ${maxReceiveCount} receives failed without running, then the redrive policy moved it to ${deadLetterQueue.name}`;
     },
   );
 
@@ -225,6 +225,7 @@ async function runTour(tour: Tour, playground: Playground, sqs: SQSClient, store
 
   await tour.step('`idemkit dlq replay` brings the job back; it completes exactly once', async () => {
     const { deadLetterQueue, queue } = playground.resources;
+    const runsBefore = playground.feed.count('first_execution', keyDigest(legacyId));
     const cli = await runCli([
       'dlq',
       'replay',
@@ -252,9 +253,9 @@ async function runTour(tour: Tour, playground: Playground, sqs: SQSClient, store
       30_000,
       'the late duplicate to be replayed',
     );
-    const runs = playground.feed.count('first_execution', keyDigest(legacyId));
-    expect(runs === 1, `expected exactly one run, got ${runs}`);
-    return 'the CLI moved it back (exit 0), it ran once and completed; a late duplicate was replayed, not run';
+    const runs = playground.feed.count('first_execution', keyDigest(legacyId)) - runsBefore;
+    expect(runs === 1, `expected exactly one run after the replay, got ${runs}`);
+    return 'the CLI moved it back (exit 0), it ran once more and completed; a late duplicate was replayed, not run';
   });
 }
 

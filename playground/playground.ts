@@ -26,6 +26,8 @@ export interface PlaygroundOptions {
   readonly overrides?: Partial<PlaygroundConfig>;
   /** Where the playground's own lines go (warnings, access lines, crashes). @default stderr */
   readonly log?: (line: string) => void;
+  /** Gives up starting (a Ctrl-C during start-up); what was started is stopped. @default never */
+  readonly signal?: AbortSignal;
 }
 
 /** A running playground. */
@@ -50,6 +52,8 @@ export interface Playground {
   readonly worker: SqsEventSource;
   /** Milliseconds from process start to ready. */
   readonly readyAfterMs: number;
+  /** Settles, with why, if a server the playground needs exits before `stop()` was called. */
+  readonly serverExited: Promise<string>;
   /** Stops every server and poller it started; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -78,7 +82,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const config = readPlaygroundConfig(env, options.overrides);
   const cleanups: (() => Promise<void>)[] = [];
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     for (const cleanup of cleanups.splice(0).reverse()) {
       await cleanup().catch((error: unknown) => log(`playground: stopping failed: ${String(error)}`));
     }
@@ -87,13 +93,15 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     // The handlers' libraries load while the servers boot (DynamoDB Local's JVM takes seconds); the
     // handler modules themselves load after, because they read their environment at import, as in Lambda.
     const warm = warmHandlerLibraries();
-    const [dynamodb, sqs] = await startServers(config, log, cleanups);
+    warm.catch(() => undefined); // awaited below; a failed start must not leave it unhandled
+    const [dynamodb, sqs] = await startServers(config, log, cleanups, options.signal);
     await warm;
     const resources = await createResources({
       settings: config.settings,
       dynamodbEndpoint: dynamodb.endpoint,
       sqsEndpoint: sqs.endpoint,
       visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+      maxReceiveCount: config.maxReceiveCount,
       onWarning: log,
     });
 
@@ -170,6 +178,11 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
       latency: sqs.latency,
       worker,
       readyAfterMs: Math.round(performance.now()),
+      serverExited: dynamodb.ended.then((how) =>
+        stopping
+          ? new Promise<string>(() => undefined)
+          : `${dynamodb.engine === 'dynamodb-local' ? 'DynamoDB Local' : 'dynalite'} (pid ${dynamodb.pid}) exited with ${how}`,
+      ),
       stop,
     };
   } catch (error) {
@@ -182,20 +195,34 @@ async function startServers(
   config: PlaygroundConfig,
   log: (line: string) => void,
   cleanups: (() => Promise<void>)[],
+  signal: AbortSignal | undefined,
 ): Promise<[LocalDynamoDB, LocalSqs]> {
   const [dynamodb, sqs] = await Promise.allSettled([
     startLocalDynamoDB({
       engine: config.dynamodb,
+      port: config.dynamodbPort,
       quickStart: true,
       onWarning: (message) => log(`warning: ${message}`),
+      ...(signal === undefined ? {} : { signal }),
     }),
-    startSqs(),
+    startSqs({ port: config.sqsPort }),
   ]);
   if (dynamodb.status === 'fulfilled') cleanups.push(() => dynamodb.value.stop());
   if (sqs.status === 'fulfilled') cleanups.push(() => sqs.value.stop());
-  if (dynamodb.status === 'rejected') throw dynamodb.reason;
-  if (sqs.status === 'rejected') throw sqs.reason;
+  if (dynamodb.status === 'rejected')
+    throw portHint(dynamodb.reason, 'PLAYGROUND_DYNAMODB_PORT', config.dynamodbPort);
+  if (sqs.status === 'rejected') throw portHint(sqs.reason, 'PLAYGROUND_SQS_PORT', config.sqsPort);
   return [dynamodb.value, sqs.value];
+}
+
+/** A server that could not bind its port: say which variable moves it. */
+function portHint(error: unknown, variable: string, port: number): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/EADDRINUSE|Address already in use/.test(message)) return error;
+  return new Error(
+    `Port ${port} is taken by another program; stop it, or set \`${variable}\` to a free port (0 picks one). ${message}`,
+    { cause: error },
+  );
 }
 
 /** Loads what the reference handlers import, none of which reads the environment at import. */

@@ -24,6 +24,8 @@ export interface CreateResourcesOptions {
   readonly sqsEndpoint: string;
   /** The job queue's visibility timeout. @default the stage's */
   readonly visibilityTimeoutSeconds?: number;
+  /** Receives before a message moves to the DLQ. @default the stage's */
+  readonly maxReceiveCount?: number;
   /** Told when the server has no TTL API (dynalite). @default ignore */
   readonly onWarning?: (message: string) => void;
 }
@@ -73,19 +75,20 @@ export async function createResources(options: CreateResourcesOptions): Promise<
       MessageRetentionPeriod: String(jobs.deadLetterRetentionSeconds),
     });
     const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? jobs.visibilityTimeoutSeconds;
+    const maxReceiveCount = options.maxReceiveCount ?? jobs.maxReceiveCount;
     const queue = await createQueue(sqs, jobs.queueName, {
       VisibilityTimeout: String(visibilityTimeoutSeconds),
       MessageRetentionPeriod: String(jobs.retentionPeriodSeconds),
       RedrivePolicy: JSON.stringify({
         deadLetterTargetArn: dlq.arn,
-        maxReceiveCount: String(jobs.maxReceiveCount),
+        maxReceiveCount: String(maxReceiveCount),
       }),
     });
     return {
       tableName,
       queue,
       deadLetterQueue: dlq,
-      maxReceiveCount: jobs.maxReceiveCount,
+      maxReceiveCount,
       visibilityTimeoutSeconds,
     };
   } finally {

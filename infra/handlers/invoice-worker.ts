@@ -40,8 +40,16 @@ export const handler = sqsJobs({
   scope: 'send-invoice-email',
   // The producer (the orders API) sets the org from the caller's verified token.
   org: (record) => record.messageAttributes.orgId?.stringValue,
-  // A business id, never `messageId`: a redrive or a DLQ replay gives the same job a new messageId.
-  jobKey: (record) => readJob(record)?.invoiceId,
+  // A business id, never `messageId`: a redrive or a DLQ replay gives the same job a new messageId. Read
+  // apart from the rest of the body, so a job with a key but a body this worker cannot process becomes
+  // FAILED (and reaches the DLQ, to be replayed after a fix) instead of being rejected as `missing_key`.
+  jobKey: (record) => jobFields(record)?.invoiceId,
+  // What the job means: the invoice and its order. A legacy producer's numeric `orderId` (7) names the
+  // same order as "7", so a worker fixed to read it sees its replay as the same job, not a mismatch.
+  fingerprint: (record) => {
+    const { invoiceId, orderId } = jobFields(record) ?? {};
+    return { invoiceId, orderId: orderId === undefined ? undefined : String(orderId) };
+  },
   processRecord: async (record) => {
     const job = readJob(record);
     if (job === undefined) throw new InvalidInvoiceJobError('Expected a body {"invoiceId", "orderId"?}.');
@@ -58,6 +66,20 @@ async function sendInvoiceEmail(job: InvoiceJob): Promise<{ invoiceId: string; s
     );
   }
   return { invoiceId: job.invoiceId, sentAt: new Date().toISOString() };
+}
+
+/** The body's `invoiceId` (when a string) and `orderId` (as sent), whether or not the job is valid. */
+function jobFields(record: SQSRecord): { invoiceId?: string; orderId?: unknown } | undefined {
+  try {
+    const body = JSON.parse(record.body) as { invoiceId?: unknown; orderId?: unknown } | null;
+    if (typeof body !== 'object' || body === null) return undefined;
+    return {
+      ...(typeof body.invoiceId === 'string' ? { invoiceId: body.invoiceId } : {}),
+      ...(body.orderId === undefined ? {} : { orderId: body.orderId }),
+    };
+  } catch {
+    return undefined; // not JSON: no job key, so sqsJobs reports this record alone as failed
+  }
 }
 
 function readJob(record: SQSRecord): InvoiceJob | undefined {

@@ -19,6 +19,8 @@ describe('npm start, when Java is missing and requests are bad', () => {
   beforeAll(async () => {
     playground = startNode('playground/main.ts', {
       PORT: '0',
+      PLAYGROUND_DYNAMODB_PORT: '0',
+      PLAYGROUND_SQS_PORT: '0',
       // Only node's own folder: `java` is not found, so the playground must fall back to dynalite.
       PATH: dirname(process.execPath),
       PLAYGROUND_MAX_BODY_BYTES: '1024',
@@ -49,7 +51,7 @@ describe('npm start, when Java is missing and requests are bad', () => {
     expect(output).toContain(`curl -i -X POST ${url}/orders -H 'Authorization: Bearer dev:acme'`);
     expect(output).toContain(`curl -s -X POST ${url}/_playground/latency`);
     expect(output).toContain(
-      `idemkit dlq replay --from idemkit-dev-invoice-jobs-dlq --endpoint ${sqs} --yes`,
+      `idemkit dlq replay --from idemkit-dev-invoice-jobs-dlq --to idemkit-dev-invoice-jobs --endpoint ${sqs} --yes`,
     );
     expect(output).toContain(`idemkit dlq peek idemkit-dev-invoice-jobs-dlq --endpoint ${sqs}`);
   });

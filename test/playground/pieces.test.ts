@@ -16,11 +16,21 @@ import { upgradeLegacyJob, withLegacyJobFix } from '../../playground/worker.js';
 import { createTelemetry, Signal } from '../../src/core/telemetry.js';
 
 describe('playground settings', () => {
-  it("take the table and queue settings from the reference stack's stage", () => {
+  it("take the table and queue names from the reference stack's stage, on the README's ports", () => {
     const config = readPlaygroundConfig({});
     expect(config.settings).toBe(STAGES.dev);
-    expect(config.port).toBe(3000);
-    expect(config.visibilityTimeoutSeconds).toBe(STAGES.dev.jobs.visibilityTimeoutSeconds);
+    expect([config.port, config.dynamodbPort, config.sqsPort]).toEqual([3000, 8000, 9324]);
+  });
+
+  it('give the queue a short visibility timeout and few receives, so a poison job is in the DLQ in seconds', () => {
+    const config = readPlaygroundConfig({});
+    expect(config.visibilityTimeoutSeconds * config.maxReceiveCount).toBeLessThanOrEqual(15);
+    expect(STAGES.dev.jobs.visibilityTimeoutSeconds * STAGES.dev.jobs.maxReceiveCount).toBeGreaterThan(60);
+    const chosen = readPlaygroundConfig({
+      PLAYGROUND_VISIBILITY_TIMEOUT_S: '30',
+      PLAYGROUND_MAX_RECEIVE_COUNT: '5',
+    });
+    expect([chosen.visibilityTimeoutSeconds, chosen.maxReceiveCount]).toEqual([30, 5]);
   });
 
   it('reject a bad variable with its name, value and what is allowed', () => {

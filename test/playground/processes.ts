@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect } from 'node:net';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -9,8 +11,11 @@ export interface NodeProcess {
   readonly child: ChildProcess;
   /** stdout and stderr, interleaved as they arrived. */
   output(): string;
-  /** Resolves with the first match of `pattern` in the output; rejects if the process exits first. */
-  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
+  /**
+   * Resolves with the first match of `pattern` in the output; rejects if the process exits first, or after
+   * `timeoutMs` when given (without it, only the test's own timeout bounds the wait).
+   */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Resolves with the exit code (or the signal's name) once the process has exited. */
   exited: Promise<number | string>;
   /** Sends `signal` and waits for the exit; SIGKILL after 15 s. Safe to call when already exited. */
@@ -21,11 +26,33 @@ const running = new Set<NodeProcess>();
 
 /** Starts a script of this repository under tsx, as `npm start` / `npm run demo` do. */
 export function startNode(script: string, env: Record<string, string | undefined> = {}): NodeProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return track(
+    spawn(process.execPath, ['--import', 'tsx', script], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
+/**
+ * Runs `npm <args>` in this repository as a user types it, with this Node first on PATH (npm runs on it).
+ *
+ * @example
+ * const playground = startNpm(['start'], { PORT: '0' });
+ */
+export function startNpm(args: readonly string[], env: Record<string, string | undefined> = {}): NodeProcess {
+  const bin = dirname(process.execPath);
+  return track(
+    spawn('npm', args, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
+function track(child: ChildProcess): NodeProcess {
   let output = '';
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer) => {
@@ -36,6 +63,10 @@ export function startNode(script: string, env: Record<string, string | undefined
   child.stderr?.on('data', append);
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    child.once('error', (error) => {
+      output += `\nspawn failed: ${error.message}\n`;
+      resolve(`spawn failed: ${error.message}`);
+    });
   });
   const handle: NodeProcess = {
     child,
@@ -50,10 +81,13 @@ export function startNode(script: string, env: Record<string, string | undefined
             resolve(match);
           }
         };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${output}`));
-        }, timeoutMs);
+        const timer =
+          timeoutMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                done();
+                reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${output}`));
+              }, timeoutMs);
         const done = () => {
           clearTimeout(timer);
           listeners.delete(check);
@@ -82,9 +116,24 @@ export function startNode(script: string, env: Record<string, string | undefined
   return handle;
 }
 
-/** Kills every process a test started and did not stop: for `afterAll`, so a failed test leaves none. */
+/**
+ * Kills every process a test started and did not stop, with all their descendants: for `afterAll`, so a
+ * failed test leaves none.
+ */
 export async function stopAll(): Promise<void> {
-  await Promise.all([...running].map((handle) => handle.stop('SIGKILL')));
+  await Promise.all(
+    [...running].map(async (handle) => {
+      const tree = handle.child.pid === undefined ? [] : processTree(handle.child.pid);
+      for (const pid of tree.slice(1)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await handle.stop('SIGKILL');
+    }),
+  );
 }
 
 /** Whether something accepts TCP connections at `url`'s host and port. */
@@ -98,4 +147,99 @@ export function listening(url: string): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/** Every live process id under `root` (itself included), read from /proc: children, grandchildren... */
+export function processTree(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The command may hold spaces or parentheses: the fields after the last ')' are fixed.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z') parents.set(Number(entry), Number(fields[1]));
+    } catch {
+      // exited while listing
+    }
+  }
+  const tree = [root];
+  for (let index = 0; index < tree.length; index += 1) {
+    for (const [pid, ppid] of parents) if (ppid === tree[index]) tree.push(pid);
+  }
+  return tree.filter((pid) => parents.has(pid));
+}
+
+/** Whether `pid` is a live process (a zombie, already exited but not yet reaped, counts as gone). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The command line of `pid`, for messages. */
+export function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+  } catch {
+    return '(gone)';
+  }
+}
+
+/**
+ * The local addresses (`127.0.0.1:3000`, `0.0.0.0:8000`, `[::]:9324`) on which the processes `pids` hold
+ * a listening TCP socket, read from /proc/net/tcp and tcp6 and each process's open file descriptors.
+ */
+export function listeningAddresses(pids: readonly number[]): string[] {
+  const inodes = new Set<string>();
+  for (const pid of pids) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (match?.[1] !== undefined) inodes.add(match[1]);
+      } catch {
+        // closed while listing
+      }
+    }
+  }
+  const addresses: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').trim().split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      const [, local, , state, , , , , , inode] = fields;
+      if (state !== '0A' || inode === undefined || !inodes.has(inode) || local === undefined) continue;
+      addresses.push(decodeAddress(local));
+    }
+  }
+  return addresses;
+}
+
+/** `0100007F:0BB8` → `127.0.0.1:3000`; IPv6 as `[::ffff:127.0.0.1]:3000` or `[::]:3000`. */
+function decodeAddress(hex: string): string {
+  const [host = '', port = '0'] = hex.split(':');
+  const portNumber = Number.parseInt(port, 16);
+  const bytes = (host.match(/../g) ?? []).map((byte) => Number.parseInt(byte, 16));
+  if (bytes.length === 4) return `${bytes.reverse().join('.')}:${portNumber}`;
+  // IPv6: four little-endian 32-bit words.
+  const words = [0, 1, 2, 3].flatMap((word) => bytes.slice(word * 4, word * 4 + 4).reverse());
+  if (words.slice(0, 10).every((byte) => byte === 0) && words[10] === 255 && words[11] === 255) {
+    return `[::ffff:${words.slice(12).join('.')}]:${portNumber}`;
+  }
+  if (words.every((byte) => byte === 0)) return `[::]:${portNumber}`;
+  if (words.slice(0, 15).every((byte) => byte === 0) && words[15] === 1) return `[::1]:${portNumber}`;
+  return `[${Buffer.from(words).toString('hex')}]:${portNumber}`;
+}
+
+/** Whether a listening address is on the loopback interface only. */
+export function isLoopback(address: string): boolean {
+  return /^(127\.\d+\.\d+\.\d+|\[::ffff:127\.\d+\.\d+\.\d+\]|\[::1\]):\d+$/.test(address);
 }
