@@ -25,6 +25,11 @@ export {
   type JobQueueProps,
   VISIBILITY_TO_TIMEOUT_RATIO,
 } from './job-queue.js';
+export {
+  type DashboardMode,
+  IdempotencyDashboard,
+  type IdempotencyDashboardProps,
+} from './idempotency-dashboard.js';
 export { DEFAULT_KAFKA_POLLERS, KafkaJobSource, type KafkaJobSourceProps } from './kafka-job-source.js';
 export { KinesisJobSource, type KinesisJobSourceProps } from './kinesis-job-source.js';
 export {

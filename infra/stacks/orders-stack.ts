@@ -16,7 +16,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { IdempotencyTable, JobQueue } from '../constructs/index.js';
+import { IdempotencyDashboard, IdempotencyTable, JobQueue } from '../constructs/index.js';
 import type { StageSettings } from '../stages.js';
 
 /** An issuer that cannot sign anything: synth works without one, a deploy must be given the real one. */
@@ -57,6 +57,7 @@ const handlerEntry = (name: string) => fileURLToPath(new URL(`../handlers/${name
 export class OrdersStack extends Stack {
   readonly table: IdempotencyTable;
   readonly jobs: JobQueue;
+  readonly dashboard: IdempotencyDashboard;
   readonly ordersFunction: nodejs.NodejsFunction;
   readonly workerFunction: nodejs.NodejsFunction;
   readonly api: apigwv2.HttpApi;
@@ -166,6 +167,11 @@ export class OrdersStack extends Stack {
       authorizer: new HttpJwtAuthorizer('Jwt', jwtIssuer, {
         jwtAudience: [...(props.jwtAudience ?? ['idemkit-orders'])],
       }),
+    });
+
+    // The rollout view: decisions by kind per scope and mode, wait times, store errors and lost leases.
+    this.dashboard = new IdempotencyDashboard(this, 'IdempotencyDashboard', {
+      scopes: ['create-order', 'send-invoice-email'],
     });
 
     const outputs: Record<string, [string, string]> = {

@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS } from './metrics.js';
 
 /**
  * Every decision and incident idemkit logs and counts (docs/protocol.md section 7). The value is the metric name.
@@ -82,7 +83,7 @@ const WARNINGS = new Set<Signal>([
 export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
   const logger =
     options.logger ?? new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'idemkit' });
-  const namespace = options.namespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'idemkit';
+  const namespace = options.namespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS.defaultNamespace;
   // One Metrics per (mode, scope), made once, whose EMF line is written straight to stdout. Measured: (1)
   // `singleMetric()` per signal built a new Metrics and Console each time (~90 us, +7 KB retained per
   // signal); (2) two Console objects writing to one stream in turn, as the Logger's and a single-metric
@@ -99,7 +100,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
     const id = `${mode}\u0000${scope}`;
     let emitter = emitters.get(id);
     if (emitter === undefined) {
-      emitter = new Metrics({ namespace, serviceName: 'idemkit', defaultDimensions: { mode, scope } });
+      emitter = new Metrics({ namespace, serviceName: METRICS.service, defaultDimensions: { mode, scope } });
       emitters.set(id, emitter);
     }
     return emitter;
@@ -120,6 +121,9 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       else logger.info(`idempotency ${signal}`, line);
       const emitter = emitterFor(facts.mode, facts.scope);
       emitter.addMetric(signal, MetricUnit.Count, 1);
+      // The wait itself, as a value, so operators can read its distribution (p50, p99) per scope and mode.
+      if (signal === Signal.Waited && typeof facts.detail?.waitedMs === 'number')
+        emitter.addMetric(METRICS.waitTime, MetricUnit.Milliseconds, facts.detail.waitedMs);
       if (!metricsDisabled) process.stdout.write(`${JSON.stringify(emitter.serializeMetrics())}\n`);
       emitter.clearMetrics();
     },

@@ -132,6 +132,9 @@ describe('the reference stack wires the stage settings', () => {
       JwtConfiguration: { Issuer: 'https://auth.example.com/', Audience: ['orders'] },
     });
     template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
+    // The rollout dashboard shows both scopes the stack runs.
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'lease_lost' });
   });
 
   it('throttles the API and keeps access logs', () => {
