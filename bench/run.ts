@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { hasRedisServer } from '../test/support/redis.js';
 import { bundleSide, coldImports } from './lib/bundle.js';
 import { startBenchDynamoDB } from './lib/dynamodb-local.js';
 import { type BenchResults, renderMarkdown, summarize } from './lib/report.js';
@@ -15,6 +16,7 @@ import { runWorker, TMP_DIR } from './lib/worker.js';
 import type { MemoryInput, MemoryOutput } from './workers/memory.js';
 import type { OverheadInput, OverheadOutput } from './workers/overhead.js';
 import type { PathsInput, PathsOutput } from './workers/paths.js';
+import type { RedisBenchInput, RedisBenchOutput } from './workers/redis.js';
 import type { ThroughputInput, ThroughputOutput } from './workers/throughput.js';
 
 const quick = process.argv.includes('--quick');
@@ -25,6 +27,7 @@ const PLAN = quick
       throughput: { concurrency: [1, 32], rounds: 2, durationMs: 1500 },
       memory: { invocations: 10_000, checkpoints: [1_000, 5_000, 10_000] },
       coldProcesses: 5,
+      redis: { invocations: 200, rounds: 3, bodyKb: 1 },
     }
   : {
       pathRepeats: 5,
@@ -32,6 +35,7 @@ const PLAN = quick
       throughput: { concurrency: [1, 32], rounds: 5, durationMs: 6000 },
       memory: { invocations: 100_000, checkpoints: [10_000, 50_000, 100_000] },
       coldProcesses: 20,
+      redis: { invocations: 1000, rounds: 7, bodyKb: 1 },
     };
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -98,6 +102,14 @@ async function main(): Promise<void> {
     ]);
   }
 
+  let redis: RedisBenchOutput | undefined;
+  if (hasRedisServer()) {
+    log('RedisStore against CachePersistenceLayer on one redis-server');
+    redis = await runWorker<RedisBenchOutput>('redis', PLAN.redis satisfies RedisBenchInput);
+  } else {
+    log('no redis-server on PATH (apt-get install -y redis-server): the Redis row is left out');
+  }
+
   log('bundles and cold imports');
   const bundles = { idemkit: await bundleSide('idemkit'), powertools: await bundleSide('powertools') };
   const cold = coldImports(
@@ -125,6 +137,7 @@ async function main(): Promise<void> {
       '@aws-sdk/client-dynamodb': version('@aws-sdk/client-dynamodb'),
       '@middy/core': version('@middy/core'),
       esbuild: version('esbuild'),
+      '@redis/client': version('@redis/client'),
     },
     tree: treeState(),
     plan: PLAN,
@@ -134,6 +147,7 @@ async function main(): Promise<void> {
     memory,
     bundles,
     cold,
+    ...(redis === undefined ? {} : { redis }),
     summary: [],
   };
   results.summary = summarize(results);

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { MemoryOutput } from '../workers/memory.js';
 import type { OverheadOutput, Variant } from '../workers/overhead.js';
 import type { PathsOutput } from '../workers/paths.js';
+import type { RedisBenchOutput } from '../workers/redis.js';
 import type { ThroughputOutput } from '../workers/throughput.js';
 import type { BundleResult, ColdImport } from './bundle.js';
 import { SIDES, type Side } from './sides.js';
@@ -30,6 +31,8 @@ export interface BenchResults {
   readonly memory: Record<Side, MemoryOutput>;
   readonly bundles: Record<Side, BundleResult>;
   readonly cold: Record<Side, ColdImport>;
+  /** The Redis row; absent when no `redis-server` was on PATH. */
+  readonly redis?: RedisBenchOutput;
   summary: SummaryRow[];
 }
 
@@ -334,6 +337,7 @@ export function renderMarkdown(results: BenchResults): string {
       `| ${path.label} | ${describe('idemkit', index)} | ${describe('powertools', index)} | ${path.note ?? ''} |`,
     );
   });
+  if (results.redis !== undefined) push(...redisSection(results.redis));
   push('', '## Bundles', '');
   for (const side of SIDES) {
     const bundle = results.bundles[side];
@@ -373,4 +377,39 @@ export function renderMarkdown(results: BenchResults): string {
   const analysis = new URL('../analysis.md', import.meta.url);
   if (existsSync(analysis)) push(readFileSync(analysis, 'utf8').trim(), '');
   return `${lines.join('\n')}\n`;
+}
+
+/** The Redis row: idemkit `RedisStore` against Powertools `CachePersistenceLayer` on the same `redis-server`. */
+function redisSection(redis: RedisBenchOutput): string[] {
+  const { idemkit, powertools } = redis.sides;
+  const row = (metric: string, unit: string, a: number, b: number) =>
+    `| ${metric} | ${unit} | ${a.toFixed(unit === 'µs' ? 0 : unit === 'ms' ? 3 : 0)} | ${b.toFixed(unit === 'µs' ? 0 : unit === 'ms' ? 3 : 0)} | ${Number.isFinite(ratio(a, b)) ? ratio(a, b).toFixed(2) : '∞'} |`;
+  return [
+    '',
+    '## Valkey / Redis: `RedisStore` against `CachePersistenceLayer`',
+    '',
+    `Both on one \`redis-server\` ${redis.redisServer} (127.0.0.1, no persistence), each through its own \`${redis.client}\` client, the same Middy HTTP handler and 1 KB order. Round trips are the commands each client sent (a Lua script counts once). Overhead is CPU time per invocation above the bare handler's; latency is wall time per invocation on loopback. Powertools runs without payload validation: \`CachePersistenceLayer\` writes the completed record without the payload hash, so with validation on every replay throws \`IdempotencyValidationError\`; idemkit still checks its fingerprint on every replay.`,
+    '',
+    '| metric | unit | idemkit | Powertools | ratio |',
+    '| --- | --- | ---: | ---: | ---: |',
+    row('round trips, first execution', 'calls', idemkit.roundTrips.first, powertools.roundTrips.first),
+    row('round trips, replay', 'calls', idemkit.roundTrips.replay, powertools.roundTrips.replay),
+    row(
+      'round trips, concurrent duplicate',
+      'calls',
+      idemkit.roundTrips.duplicate,
+      powertools.roundTrips.duplicate,
+    ),
+    row(
+      'in-process overhead, first execution',
+      'µs',
+      idemkit.overheadCpuUs.first,
+      powertools.overheadCpuUs.first,
+    ),
+    row('in-process overhead, replay', 'µs', idemkit.overheadCpuUs.replay, powertools.overheadCpuUs.replay),
+    row('latency, first execution', 'ms', idemkit.latencyMs.first, powertools.latencyMs.first),
+    row('latency, replay', 'ms', idemkit.latencyMs.replay, powertools.latencyMs.replay),
+    '',
+    `A concurrent duplicate got: idemkit ${idemkit.duplicateAnswer} (one script that returns the live record), Powertools ${powertools.duplicateAnswer} (\`SET NX\` fails, then \`GET\`).`,
+  ];
 }
