@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, Context } from 'aws-lambda';
+import { CORRELATION_HEADER } from '../src/http/middleware.js';
 import { PROBLEM_BASE } from '../src/http/problem.js';
 import { FunctionTimeoutError, invoke, type LocalFunction } from './lambda.js';
 
@@ -92,6 +93,7 @@ export function problem(
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const server: Server = createServer((request, response) => {
     const startedAt = Date.now();
+    const correlationId = correlationOf(request);
     handle(request, options)
       .catch((error: unknown) => {
         options.onCrash?.(error, `${request.method} ${request.url}`);
@@ -103,7 +105,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         );
       })
       .then((answer) => {
-        send(response, answer);
+        send(response, withCorrelationId(answer, correlationId));
         options.onAccess?.(
           `${request.method} ${(request.url ?? '/').split('?')[0]} → ${answer.statusCode} in ${Date.now() - startedAt} ms`,
         );
@@ -278,6 +280,24 @@ export function toResponse(result: unknown): GatewayResponse {
     headers: { 'content-type': 'application/json' },
     body: typeof result === 'string' ? result : JSON.stringify(result),
   };
+}
+
+/**
+ * The request's correlation id, as the library reads it: `x-correlation-id`, else `x-request-id`, else a new
+ * one. The playground's own answers (401, 404, 413, 500, 504) carry it too, so every answer can be found
+ * in the log by it.
+ */
+function correlationOf(request: IncomingMessage): string {
+  const sent = request.headers[CORRELATION_HEADER] ?? request.headers['x-request-id'];
+  const candidate = Array.isArray(sent) ? sent[0] : sent;
+  return candidate !== undefined && /^[\x21-\x7e]{1,128}$/.test(candidate) ? candidate : randomUUID();
+}
+
+/** `answer` with the correlation header, unless the handler's middleware already set one. */
+function withCorrelationId(answer: GatewayResponse, correlationId: string): GatewayResponse {
+  const headers = answer.headers ?? {};
+  if (Object.keys(headers).some((name) => name.toLowerCase() === CORRELATION_HEADER)) return answer;
+  return { ...answer, headers: { ...headers, [CORRELATION_HEADER]: correlationId } };
 }
 
 function send(response: ServerResponse, answer: GatewayResponse): void {

@@ -66,6 +66,16 @@ describe('npm start, when Java is missing and requests are bad', () => {
     expect(JSON.parse(answer.body).detail).toContain('POST /orders');
   });
 
+  it("gives its own answers a correlation id: the caller's, or a new one per request", async () => {
+    const sent = await send(`${url}/nope`, { method: 'GET', headers: { 'x-correlation-id': 'c-404-test' } });
+    expect(sent.headers.get('x-correlation-id')).toBe('c-404-test');
+    const first = await order({ 'idempotency-key': randomUUID() });
+    const second = await order({ 'idempotency-key': randomUUID() });
+    expect(first.status).toBe(401);
+    expect(first.headers.get('x-correlation-id')).toMatch(/^[\w-]{8,}$/);
+    expect(second.headers.get('x-correlation-id')).not.toBe(first.headers.get('x-correlation-id'));
+  });
+
   it('answers a body over the limit with a 413 problem', async () => {
     const answer = await order(
       { authorization: 'Bearer dev:acme', 'idempotency-key': randomUUID() },
