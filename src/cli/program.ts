@@ -138,7 +138,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     'idemkit dlq peek orders-dlq --max 5 --key-from attr.jobId',
   ).action(wrap(async (queue, flags) => (await dlqCommands()).peekCommand(queue, flags, io)));
 
-  const records = program.command('records').description('Idempotency records: get, list, release.');
+  const records = program.command('records').description('Idempotency records: get, list, release, sweep.');
   const recordOptions = (command: Command) =>
     common(
       command
@@ -178,6 +178,21 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     ).option('--force', 'also release a COMPLETED or FAILED record, or a live lease', false),
     'idemkit records release --table idempotency --org acme --scope create-order --key order-42',
   ).action(wrap(async (flags) => (await recordCommands()).releaseCommand(flags, io)));
+  example(
+    common(
+      records
+        .command('sweep')
+        .description(
+          'Delete expired records from a table without TTL (multi-Region strong consistency), each delete conditional on the record still being expired.',
+        )
+        .option('--table <name>', 'the idempotency table (required)')
+        .option('--dry-run', 'count what would be deleted, delete nothing', false)
+        .option('--rate <n>', 'deletes per second at most', '50')
+        .option('--page-size <n>', 'items each Scan page reads', '250')
+        .option('--max-minutes <n>', 'stop after this long; run again to go on (default: to the end)'),
+    ),
+    'idemkit records sweep --table idempotency --dry-run',
+  ).action(wrap(async (flags) => (await recordCommands()).sweepCommand(flags, io)));
 
   example(
     common(

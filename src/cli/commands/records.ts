@@ -6,15 +6,17 @@ import {
   GetItemCommand,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
+import cliProgress from 'cli-progress';
 import { decodeResult } from '../../core/codec.js';
 import { IdempotencyValidationError } from '../../core/errors.js';
 import { assertValidName, digestOf, recordKey } from '../../core/keys.js';
 import { RecordState, recordState } from '../../core/record-state.js';
 import { type IdempotencyRecord, RecordStatus } from '../../core/types.js';
 import { fromItem } from '../../stores/dynamodb-item.js';
+import { type SweepProgress, type SweepSummary, sweepExpiredRecords } from '../../sweep/index.js';
 import { type CommonOptions, clientConfig, dynamoClient } from '../aws.js';
 import { CliError, ExitCode, explainAwsError } from '../errors.js';
-import { confirm, formatDuration, type Io, integerFlag, table } from '../io.js';
+import { confirm, formatDuration, type Io, integerFlag, numberFlag, table } from '../io.js';
 import { LIST_STATUSES } from './list-statuses.js';
 
 /** Flags that name one record: `--org --scope --key`, or `--pk` as `records list` prints it. */
@@ -81,7 +83,7 @@ function target(flags: CommonOptions) {
 }
 
 async function withTable<T>(
-  flags: RecordFlags | ListFlags,
+  flags: RecordFlags | ListFlags | SweepFlags,
   work: (ddb: DynamoDBClient) => Promise<T>,
 ): Promise<T> {
   const ddb = dynamoClient(flags);
@@ -379,4 +381,97 @@ export async function releaseCommand(flags: RecordFlags & { force?: boolean }, i
     );
     return ExitCode.Ok;
   });
+}
+
+/** Flags of `idemkit records sweep`. */
+export interface SweepFlags extends CommonOptions {
+  readonly table: string;
+  readonly dryRun?: boolean;
+  readonly rate: string;
+  readonly pageSize: string;
+  readonly maxMinutes?: string;
+}
+
+/**
+ * `idemkit records sweep`: deletes expired records from a table without TTL (a multi-Region strongly
+ * consistent global table), each delete conditional on the record still being expired. The same code the
+ * scheduled sweep Lambda runs (src/sweep). A dry run counts and deletes nothing.
+ */
+export async function sweepCommand(flags: SweepFlags, io: Io): Promise<number> {
+  const rate = numberFlag('--rate', flags.rate) ?? 50;
+  const pageSize = integerFlag('--page-size', flags.pageSize, 1, 1000) ?? 250;
+  const maxMinutes = integerFlag('--max-minutes', flags.maxMinutes, 1);
+  const dryRun = flags.dryRun === true;
+  if (!dryRun) {
+    await confirm(
+      io,
+      flags.yes,
+      `Delete every expired record in ${flags.table}, at most ${rate} per second?`,
+      `delete expired records from ${flags.table}`,
+    );
+  }
+  return withTable(flags, async (ddb) => {
+    const progress = sweepProgress(io, flags.json === true, dryRun);
+    let summary: SweepSummary;
+    try {
+      summary = await sweepExpiredRecords({
+        client: ddb,
+        tableName: flags.table,
+        dryRun,
+        maxDeletesPerSecond: rate,
+        pageSize,
+        maxDurationMs: maxMinutes === undefined ? undefined : maxMinutes * 60_000,
+        onProgress: progress.update,
+      });
+    } finally {
+      progress.stop();
+    }
+    if (flags.json === true) {
+      io.out(JSON.stringify({ table: flags.table, ...summary }));
+    } else {
+      const verb = dryRun ? 'would delete' : 'deleted';
+      io.out(
+        `${flags.table}: ${summary.scanned} record(s) read in ${summary.pages} page(s), ${summary.expired} expired, ${verb} ${dryRun ? summary.expired : summary.deleted}${summary.kept === 0 ? '' : `, kept ${summary.kept} claimed again or gone since they were read`}, in ${formatDuration(summary.durationMs)}.`,
+      );
+      if (!summary.complete)
+        io.out('Stopped at `--max-minutes` before the end of the table; run it again to go on.');
+    }
+    return summary.complete ? ExitCode.Ok : ExitCode.Incomplete;
+  });
+}
+
+/** A bar on a terminal (records read; the table's size is unknown until the end), a line a second otherwise. */
+function sweepProgress(io: Io, quiet: boolean, dryRun: boolean) {
+  if (quiet) return { update() {}, stop() {} };
+  const verb = dryRun ? 'would delete' : 'deleted';
+  if (io.progressTty) {
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: io.stderr,
+        format: `sweep |{bar}| {value} read | {expired} expired | ${verb} {deleted} | kept {kept}`,
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(1, 0, { expired: 0, deleted: 0, kept: 0 });
+    return {
+      update(values: SweepProgress) {
+        if (values.scanned >= bar.getTotal()) bar.setTotal(values.scanned + 1);
+        bar.update(values.scanned, { ...values, deleted: dryRun ? values.expired : values.deleted });
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  let last = 0;
+  return {
+    update(values: SweepProgress) {
+      const now = Date.now();
+      if (now - last < 1000) return;
+      last = now;
+      io.err(
+        `progress: ${values.scanned} read, ${values.expired} expired, ${verb} ${dryRun ? values.expired : values.deleted}, kept ${values.kept}`,
+      );
+    },
+    stop() {},
+  };
 }
