@@ -8,30 +8,137 @@ import { type IdempotencyRecord, RecordStatus, ResultDroppedReason } from '../co
  */
 export type Item = Record<string, AttributeValue>;
 
+/** The record fields, each stored under an attribute of the same name unless {@link ItemLayout} renames it. */
+export const RECORD_FIELDS = [
+  'pk',
+  'org',
+  'scope',
+  'status',
+  'expiresAt',
+  'leaseUntil',
+  'leaseToken',
+  'owner',
+  'fingerprint',
+  'result',
+  'resultDropped',
+  'createdAt',
+  'completedAt',
+  'attempt',
+  'v',
+] as const;
+/** One of {@link RECORD_FIELDS}. */
+export type RecordField = (typeof RECORD_FIELDS)[number];
+
+/**
+ * Attribute names of an existing table, by record field (`pk` is the partition key, `expiresAt` the TTL attribute).
+ * Fields left out keep their own name.
+ *
+ * @example
+ * { pk: 'PK', expiresAt: 'ttl', result: 'data' }
+ */
+export type AttributeNames = Partial<Record<RecordField, string>>;
+
+/**
+ * A sort key for a single-table design: its attribute name and the value every idempotency record carries, a
+ * constant (`'IDEMPOTENCY'`) or derived from the record's `pk`.
+ *
+ * @example
+ * { name: 'SK', value: 'IDEMPOTENCY' }
+ */
+export interface SortKey {
+  readonly name: string;
+  readonly value: string | ((pk: string) => string);
+}
+
+/** Where each field lives in the table: the resolved attribute names and the sort key, if any. */
+export interface ItemLayout {
+  readonly names: Readonly<Record<RecordField, string>>;
+  readonly sortKey?: SortKey;
+}
+
+/** idemkit's own schema: partition key `pk`, every field under its own name, no sort key. */
+export const DEFAULT_LAYOUT: ItemLayout = {
+  names: Object.fromEntries(RECORD_FIELDS.map((field) => [field, field])) as Record<RecordField, string>,
+};
+
+/**
+ * Resolves attribute names and a sort key into a layout, checking that no two fields share an attribute and that
+ * the sort key is none of them. Throws a `TypeError` that names the option.
+ */
+export function itemLayout(attributes: AttributeNames = {}, sortKey?: SortKey): ItemLayout {
+  const names = { ...DEFAULT_LAYOUT.names };
+  for (const [field, name] of Object.entries(attributes ?? {})) {
+    if (!(RECORD_FIELDS as readonly string[]).includes(field)) {
+      throw new TypeError(
+        `Expected the keys of \`attributes\` to be record fields (${RECORD_FIELDS.join(', ')}), got \`${field}\`.`,
+      );
+    }
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 255) {
+      throw new TypeError(
+        `Expected \`attributes.${field}\` to be an attribute name (1 to 255 characters), got ${JSON.stringify(name)}.`,
+      );
+    }
+    names[field as RecordField] = name;
+  }
+  const used = Object.values(names);
+  if (sortKey !== undefined) {
+    if (typeof sortKey?.name !== 'string' || sortKey.name.trim() === '') {
+      throw new TypeError(
+        `Expected \`sortKey.name\` to be the table's sort key attribute, got ${JSON.stringify(sortKey?.name)}.`,
+      );
+    }
+    if (typeof sortKey.value !== 'string' && typeof sortKey.value !== 'function') {
+      throw new TypeError(
+        `Expected \`sortKey.value\` to be a string or a function of the record's pk, got ${typeof sortKey.value}.`,
+      );
+    }
+    used.push(sortKey.name);
+  }
+  const twice = used.find((name, index) => used.indexOf(name) !== index);
+  if (twice !== undefined) {
+    throw new TypeError(
+      `Expected every field of \`attributes\` and \`sortKey\` to have its own attribute, got \`${twice}\` twice.`,
+    );
+  }
+  return sortKey === undefined ? { names } : { names, sortKey };
+}
+
+/** The table key of the record `pk`: the partition key, and the sort key when the layout has one. */
+export function keyOf(pk: string, layout: ItemLayout = DEFAULT_LAYOUT): Item {
+  const key: Item = { [layout.names.pk]: { S: pk } };
+  if (layout.sortKey !== undefined) key[layout.sortKey.name] = { S: sortKeyValue(layout.sortKey, pk) };
+  return key;
+}
+
+function sortKeyValue(sortKey: SortKey, pk: string): string {
+  return typeof sortKey.value === 'string' ? sortKey.value : sortKey.value(pk);
+}
+
 /** A result as an `S` (JSON text) or `B` (compressed bytes) attribute. */
 export function encodeResultAttribute(result: string | Uint8Array): AttributeValue {
   return typeof result === 'string' ? { S: result } : { B: result };
 }
 
 /** Marshals a record; attributes that are `undefined` are left out. */
-export function toItem(record: IdempotencyRecord): Item {
+export function toItem(record: IdempotencyRecord, layout: ItemLayout = DEFAULT_LAYOUT): Item {
+  const { names } = layout;
   const item: Item = {
-    pk: { S: record.pk },
-    org: { S: record.org },
-    scope: { S: record.scope },
-    status: { S: record.status },
-    expiresAt: { N: String(record.expiresAt) },
-    fingerprint: { S: record.fingerprint },
-    createdAt: { N: String(record.createdAt) },
-    attempt: { N: String(record.attempt) },
-    v: { N: String(record.v) },
+    ...keyOf(record.pk, layout),
+    [names.org]: { S: record.org },
+    [names.scope]: { S: record.scope },
+    [names.status]: { S: record.status },
+    [names.expiresAt]: { N: String(record.expiresAt) },
+    [names.fingerprint]: { S: record.fingerprint },
+    [names.createdAt]: { N: String(record.createdAt) },
+    [names.attempt]: { N: String(record.attempt) },
+    [names.v]: { N: String(record.v) },
   };
-  if (record.leaseUntil !== undefined) item.leaseUntil = { N: String(record.leaseUntil) };
-  if (record.leaseToken !== undefined) item.leaseToken = { S: record.leaseToken };
-  if (record.owner !== undefined) item.owner = { S: record.owner };
-  if (record.result !== undefined) item.result = encodeResultAttribute(record.result);
-  if (record.resultDropped !== undefined) item.resultDropped = { S: record.resultDropped };
-  if (record.completedAt !== undefined) item.completedAt = { N: String(record.completedAt) };
+  if (record.leaseUntil !== undefined) item[names.leaseUntil] = { N: String(record.leaseUntil) };
+  if (record.leaseToken !== undefined) item[names.leaseToken] = { S: record.leaseToken };
+  if (record.owner !== undefined) item[names.owner] = { S: record.owner };
+  if (record.result !== undefined) item[names.result] = encodeResultAttribute(record.result);
+  if (record.resultDropped !== undefined) item[names.resultDropped] = { S: record.resultDropped };
+  if (record.completedAt !== undefined) item[names.completedAt] = { N: String(record.completedAt) };
   return item;
 }
 
@@ -41,9 +148,11 @@ export function toItem(record: IdempotencyRecord): Item {
  * carries one of the wrong type or an unknown status, throws {@link IdempotencyCorruptRecordError}: a damaged
  * item must never read as a claimable lease.
  */
-export function fromItem(item: Item): IdempotencyRecord {
+export function fromItem(item: Item, layout: ItemLayout = DEFAULT_LAYOUT): IdempotencyRecord {
   const problems: string[] = [];
-  const number = (name: string, required: boolean) => {
+  // Problems are named by the table's attribute names, which is what an operator sees in the item.
+  const number = (field: RecordField, required: boolean) => {
+    const name = layout.names[field];
     const raw = item[name]?.N;
     if (raw === undefined || !Number.isFinite(Number(raw))) {
       if (required || item[name] !== undefined) problems.push(name);
@@ -51,17 +160,19 @@ export function fromItem(item: Item): IdempotencyRecord {
     }
     return Number(raw);
   };
-  const string = (name: string, required: boolean) => {
+  const string = (field: RecordField, required: boolean) => {
+    const name = layout.names[field];
     const value = item[name]?.S;
     if (value === undefined && (required || item[name] !== undefined)) problems.push(name);
     return value;
   };
+  const resultAttribute = item[layout.names.result];
   const status = string('status', true);
-  if (status !== undefined && !STATUSES.has(status)) problems.push('status');
+  if (status !== undefined && !STATUSES.has(status)) problems.push(layout.names.status);
   const dropped = string('resultDropped', false);
-  if (dropped !== undefined && !DROPPED_REASONS.has(dropped)) problems.push('resultDropped');
-  if (item.result !== undefined && item.result.S === undefined && item.result.B === undefined)
-    problems.push('result');
+  if (dropped !== undefined && !DROPPED_REASONS.has(dropped)) problems.push(layout.names.resultDropped);
+  if (resultAttribute !== undefined && resultAttribute.S === undefined && resultAttribute.B === undefined)
+    problems.push(layout.names.result);
   const record = {
     pk: string('pk', true),
     org: string('org', true),
@@ -75,7 +186,7 @@ export function fromItem(item: Item): IdempotencyRecord {
     leaseUntil: number('leaseUntil', false),
     leaseToken: string('leaseToken', false),
     owner: string('owner', false),
-    result: item.result?.S ?? item.result?.B,
+    result: resultAttribute?.S ?? resultAttribute?.B,
     resultDropped: dropped,
     completedAt: number('completedAt', false),
   };
@@ -83,7 +194,7 @@ export function fromItem(item: Item): IdempotencyRecord {
     record.status === RecordStatus.InProgress &&
     (record.leaseUntil === undefined || record.leaseToken === undefined)
   )
-    problems.push(record.leaseUntil === undefined ? 'leaseUntil' : 'leaseToken');
+    problems.push(record.leaseUntil === undefined ? layout.names.leaseUntil : layout.names.leaseToken);
   if (problems.length > 0) throw new IdempotencyCorruptRecordError([...new Set(problems)]);
   return Object.fromEntries(
     Object.entries(record).filter(([, value]) => value !== undefined),

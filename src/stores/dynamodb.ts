@@ -12,7 +12,20 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { ClaimOptions } from '../core/record-state.js';
 import type { ClaimResult, CompletionUpdate, IdempotencyRecord, Store } from '../core/types.js';
-import { encodeResultAttribute, fromItem, type Item, toItem } from './dynamodb-item.js';
+import {
+  type AttributeNames,
+  encodeResultAttribute,
+  fromItem,
+  type Item,
+  type ItemLayout,
+  itemLayout,
+  keyOf,
+  type RecordField,
+  type SortKey,
+  toItem,
+} from './dynamodb-item.js';
+
+export type { AttributeNames, RecordField, SortKey } from './dynamodb-item.js';
 
 /**
  * Options of {@link DynamoDBStore}.
@@ -33,15 +46,55 @@ export interface DynamoDBStoreOptions {
    * @default {}
    */
   readonly clientConfig?: DynamoDBClientConfig;
+  /**
+   * The attribute names of an existing table, by record field (`pk` is the partition key, `expiresAt` the TTL
+   * attribute); fields left out keep their own names. The partition key still holds `<org>#<scope>#<digest>`,
+   * so IAM `dynamodb:LeadingKeys` fencing on `<org>#*` keeps working.
+   * @default idemkit's schema: every field under its own name
+   */
+  readonly attributes?: AttributeNames;
+  /**
+   * The sort key of a single-table design, and the value every idempotency record carries in it (a constant such
+   * as `'IDEMPOTENCY'`, or a function of the record's `pk`).
+   * @default no sort key
+   */
+  readonly sortKey?: SortKey;
 }
 
 // `isClaimable` (src/core/record-state.ts) as a condition: absent, expired (in whole seconds), or a stuck lease;
-// the store contract suite checks that both agree.
+// the store contract suite checks that both agree. `{field}` stands for the field's attribute (see `compile`).
 const CLAIM_CONDITION =
-  'attribute_not_exists(pk) OR expiresAt < :nowS OR (#status = :inProgress AND leaseUntil < :nowMs)';
-const OWNED = 'leaseToken = :token AND #status = :inProgress';
+  'attribute_not_exists({pk}) OR {expiresAt} < :nowS OR ({status} = :inProgress AND {leaseUntil} < :nowMs)';
+const FAILED_TAKEOVER = ' OR ({status} = :failed AND {leaseToken} = :failedToken)';
+const OWNED = '{leaseToken} = :token AND {status} = :inProgress';
 const BATCH_GET_LIMIT = 100;
 const BATCH_GET_BACKOFF_MS = 10;
+// Default attribute names that are DynamoDB reserved words: always sent as placeholders.
+const RESERVED = new Set(['status', 'result', 'owner']);
+
+/** Expressions with `{field}` resolved for a layout, and the placeholders they use. */
+interface Compiled {
+  readonly expressions: string[];
+  readonly names: Record<string, string>;
+}
+
+/**
+ * Resolves `{field}` in expressions: idemkit's own names as they are (`#status`, `#result` for the reserved words),
+ * so the default schema sends exactly the expressions it always did; a renamed attribute as a `#field` placeholder,
+ * so any name an existing table uses is safe.
+ */
+function compile(layout: ItemLayout, ...templates: string[]): Compiled {
+  const names: Record<string, string> = {};
+  const expressions = templates.map((template) =>
+    template.replace(/\{(\w+)\}/g, (_, field: RecordField) => {
+      const name = layout.names[field];
+      if (name === field && !RESERVED.has(field)) return field;
+      names[`#${field}`] = name;
+      return `#${field}`;
+    }),
+  );
+  return { expressions, names };
+}
 
 /**
  * The DynamoDB store: one conditional write per state change (docs/protocol.md section 3). It marshals records
@@ -54,6 +107,8 @@ const BATCH_GET_BACKOFF_MS = 10;
 export class DynamoDBStore implements Store {
   readonly tableName: string;
   readonly client: DynamoDBClient;
+  /** Where each record field lives in the table (attribute names, sort key). */
+  readonly layout: ItemLayout;
 
   constructor(options: DynamoDBStoreOptions) {
     if (typeof options?.tableName !== 'string' || options.tableName.trim() === '') {
@@ -63,6 +118,7 @@ export class DynamoDBStore implements Store {
     }
     this.tableName = options.tableName;
     this.client = options.client ?? new DynamoDBClient(options.clientConfig ?? {});
+    this.layout = itemLayout(options.attributes, options.sortKey);
   }
 
   async claim(record: IdempotencyRecord, options: ClaimOptions): Promise<ClaimResult> {
@@ -71,19 +127,20 @@ export class DynamoDBStore implements Store {
       ':nowMs': { N: String(options.nowMs) },
       ':inProgress': { S: 'IN_PROGRESS' },
     };
-    let condition = CLAIM_CONDITION;
+    let template = CLAIM_CONDITION;
     if (options.failedToken !== undefined) {
-      condition += ' OR (#status = :failed AND leaseToken = :failedToken)';
+      template += FAILED_TAKEOVER;
       values[':failed'] = { S: 'FAILED' };
       values[':failedToken'] = { S: options.failedToken };
     }
+    const { expressions, names } = compile(this.layout, template);
     try {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: toItem(record),
-          ConditionExpression: condition,
-          ExpressionAttributeNames: { '#status': 'status' },
+          Item: toItem(record, this.layout),
+          ConditionExpression: expressions[0],
+          ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -92,16 +149,17 @@ export class DynamoDBStore implements Store {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // Servers that ignore ReturnValuesOnConditionCheckFailure cost one consistent read; the outcome is the same.
-      const existing = error.Item === undefined ? await this.get(record.pk) : fromItem(error.Item);
+      const existing =
+        error.Item === undefined ? await this.get(record.pk) : fromItem(error.Item, this.layout);
       return { claimed: false, existing };
     }
   }
 
   async get(pk: string): Promise<IdempotencyRecord | undefined> {
     const output = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: { pk: { S: pk } }, ConsistentRead: true }),
+      new GetItemCommand({ TableName: this.tableName, Key: keyOf(pk, this.layout), ConsistentRead: true }),
     );
-    return output.Item === undefined ? undefined : fromItem(output.Item);
+    return output.Item === undefined ? undefined : fromItem(output.Item, this.layout);
   }
 
   async getMany(pks: readonly string[]): Promise<ReadonlyMap<string, IdempotencyRecord>> {
@@ -111,7 +169,7 @@ export class DynamoDBStore implements Store {
     for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
       let keys: Item[] | undefined = unique
         .slice(start, start + BATCH_GET_LIMIT)
-        .map((pk) => ({ pk: { S: pk } }));
+        .map((pk) => keyOf(pk, this.layout));
       for (let round = 0; keys !== undefined && keys.length > 0; round++) {
         if (round > 0) await sleep(BATCH_GET_BACKOFF_MS * 2 ** Math.min(round, 6));
         const output: BatchGetItemCommandOutput = await this.client.send(
@@ -120,7 +178,7 @@ export class DynamoDBStore implements Store {
           }),
         );
         for (const item of output.Responses?.[this.tableName] ?? []) {
-          const record = fromItem(item);
+          const record = fromItem(item, this.layout);
           found.set(record.pk, record);
         }
         keys = output.UnprocessedKeys?.[this.tableName]?.Keys;
@@ -137,50 +195,50 @@ export class DynamoDBStore implements Store {
       ':completedAt': { N: String(update.completedAt) },
       ':expiresAt': { N: String(update.expiresAt) },
     };
-    const sets = ['#status = :status', 'completedAt = :completedAt', 'expiresAt = :expiresAt'];
+    const sets = ['{status} = :status', '{completedAt} = :completedAt', '{expiresAt} = :expiresAt'];
     if (update.result !== undefined) {
-      sets.push('#result = :result');
+      sets.push('{result} = :result');
       values[':result'] = encodeResultAttribute(update.result);
     }
     if (update.resultDropped !== undefined) {
-      sets.push('resultDropped = :dropped');
+      sets.push('{resultDropped} = :dropped');
       values[':dropped'] = { S: update.resultDropped };
     }
+    const { expressions, names } = compile(this.layout, `SET ${sets.join(', ')} REMOVE {leaseUntil}`, OWNED);
     return this.#fenced(
       new UpdateItemCommand({
         TableName: this.tableName,
-        Key: { pk: { S: pk } },
-        UpdateExpression: `SET ${sets.join(', ')} REMOVE leaseUntil`,
-        ConditionExpression: OWNED,
-        ExpressionAttributeNames: {
-          '#status': 'status',
-          ...(update.result === undefined ? {} : { '#result': 'result' }),
-        },
+        Key: keyOf(pk, this.layout),
+        UpdateExpression: expressions[0],
+        ConditionExpression: expressions[1],
+        ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
     );
   }
 
   async release(pk: string, leaseToken: string): Promise<boolean> {
+    const { expressions, names } = compile(this.layout, OWNED);
     return this.#fenced(
       new DeleteItemCommand({
         TableName: this.tableName,
-        Key: { pk: { S: pk } },
-        ConditionExpression: OWNED,
-        ExpressionAttributeNames: { '#status': 'status' },
+        Key: keyOf(pk, this.layout),
+        ConditionExpression: expressions[0],
+        ExpressionAttributeNames: names,
         ExpressionAttributeValues: { ':token': { S: leaseToken }, ':inProgress': { S: 'IN_PROGRESS' } },
       }),
     );
   }
 
   async renew(pk: string, leaseToken: string, leaseUntil: number): Promise<boolean> {
+    const { expressions, names } = compile(this.layout, 'SET {leaseUntil} = :leaseUntil', OWNED);
     return this.#fenced(
       new UpdateItemCommand({
         TableName: this.tableName,
-        Key: { pk: { S: pk } },
-        UpdateExpression: 'SET leaseUntil = :leaseUntil',
-        ConditionExpression: OWNED,
-        ExpressionAttributeNames: { '#status': 'status' },
+        Key: keyOf(pk, this.layout),
+        UpdateExpression: expressions[0],
+        ConditionExpression: expressions[1],
+        ExpressionAttributeNames: names,
         ExpressionAttributeValues: {
           ':token': { S: leaseToken },
           ':inProgress': { S: 'IN_PROGRESS' },

@@ -90,7 +90,7 @@ export async function scanAll(
 
 /** Every idempotency record of a table. */
 export async function readRecords(client: DynamoDBClient, tableName: string) {
-  return (await scanAll(client, tableName)).map(fromItem);
+  return (await scanAll(client, tableName)).map((item) => fromItem(item));
 }
 
 /** Summary of a count map: how many ids ran 0, 1 and more than 1 times over the expected ids. */

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildEngine } from '../../src/core/door.js';
 import { IdempotencyCorruptRecordError, IdempotencyStoreError } from '../../src/core/errors.js';
@@ -21,6 +27,167 @@ afterAll(() => client.destroy());
 beforeEach(() => control.reset());
 
 storeContract('DynamoDBStore on DynamoDB Local', () => store);
+
+/** A single-table design's table: `PK` and `SK` (String), TTL on `ttl`, entities of other kinds beside the records. */
+async function createSingleTable(): Promise<string> {
+  const tableName = `single-${randomUUID()}`;
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [
+        { AttributeName: 'PK', AttributeType: 'S' },
+        { AttributeName: 'SK', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'PK', KeyType: 'HASH' },
+        { AttributeName: 'SK', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+    }),
+  );
+  return tableName;
+}
+
+const SINGLE_TABLE_ATTRIBUTES = {
+  pk: 'PK',
+  expiresAt: 'ttl',
+  status: 'state',
+  result: 'data',
+  leaseToken: 'lockToken',
+  leaseUntil: 'lockedUntil',
+} as const;
+let singleTable: DynamoDBStore;
+let derivedTable: DynamoDBStore;
+
+beforeAll(async () => {
+  const tableName = await createSingleTable();
+  singleTable = new DynamoDBStore({
+    tableName,
+    client,
+    attributes: SINGLE_TABLE_ATTRIBUTES,
+    sortKey: { name: 'SK', value: 'IDEMPOTENCY' },
+  });
+  derivedTable = new DynamoDBStore({
+    tableName,
+    client,
+    attributes: SINGLE_TABLE_ATTRIBUTES,
+    sortKey: { name: 'SK', value: (pk) => `IDEMPOTENCY#${pk.split('#')[1]}` },
+  });
+});
+
+storeContract(
+  'DynamoDBStore on an existing single-table schema (PK, SK = IDEMPOTENCY, renamed attributes)',
+  () => singleTable,
+);
+storeContract(
+  'DynamoDBStore on an existing single-table schema (a sort key derived from the pk)',
+  () => derivedTable,
+);
+
+describe('DynamoDBStore on an existing table', () => {
+  it("writes the table's own attribute names and sort key, and leaves the entities beside the record alone", async () => {
+    const record = claimRecord();
+    const order = { PK: { S: record.pk }, SK: { S: 'ORDER#1' }, total: { N: '42' } };
+    await client.send(new PutItemCommand({ TableName: singleTable.tableName, Item: order }));
+    await singleTable.claim(record, { nowMs: NOW_MS });
+    const key = { PK: { S: record.pk }, SK: { S: 'IDEMPOTENCY' } };
+    const raw = (await client.send(new GetItemCommand({ TableName: singleTable.tableName, Key: key }))).Item;
+    expect(raw).toMatchObject({
+      PK: { S: record.pk },
+      SK: { S: 'IDEMPOTENCY' },
+      state: { S: 'IN_PROGRESS' },
+      ttl: { N: String(record.expiresAt) },
+      lockToken: { S: record.leaseToken },
+      lockedUntil: { N: String(record.leaseUntil) },
+    });
+    for (const name of ['pk', 'status', 'expiresAt', 'leaseToken', 'leaseUntil'])
+      expect(raw).not.toHaveProperty(name);
+    await singleTable.complete(record.pk, record.leaseToken ?? '', {
+      status: 'COMPLETED',
+      result: '"ok"',
+      completedAt: NOW_MS,
+      expiresAt: record.expiresAt,
+    });
+    const completed = (await client.send(new GetItemCommand({ TableName: singleTable.tableName, Key: key })))
+      .Item;
+    expect(completed).toMatchObject({ state: { S: 'COMPLETED' }, data: { S: '"ok"' } });
+    expect(completed).not.toHaveProperty('lockedUntil');
+    const orderKey = { PK: order.PK, SK: order.SK };
+    expect(
+      (await client.send(new GetItemCommand({ TableName: singleTable.tableName, Key: orderKey }))).Item,
+    ).toEqual(order);
+    await client.send(new DeleteItemCommand({ TableName: singleTable.tableName, Key: orderKey }));
+  });
+
+  it('keeps the sort key value derived from the pk', async () => {
+    const record = claimRecord();
+    await derivedTable.claim(record, { nowMs: NOW_MS });
+    const raw = await client.send(
+      new GetItemCommand({
+        TableName: derivedTable.tableName,
+        Key: { PK: { S: record.pk }, SK: { S: 'IDEMPOTENCY#contract' } },
+      }),
+    );
+    expect(raw.Item?.state).toEqual({ S: 'IN_PROGRESS' });
+  });
+
+  it("sends idemkit's own expressions unchanged on the default schema, and placeholders for renamed attributes", async () => {
+    const record = claimRecord();
+    await singleTable.claim(record, { nowMs: NOW_MS });
+    await singleTable.claim({ ...record, leaseToken: 'other' }, { nowMs: NOW_MS + 1, failedToken: 'x' });
+    const claim = control.inputs.at(-1) as {
+      ConditionExpression: string;
+      ExpressionAttributeNames: Record<string, string>;
+    };
+    expect(claim.ConditionExpression).toBe(
+      'attribute_not_exists(#pk) OR #expiresAt < :nowS OR (#status = :inProgress AND #leaseUntil < :nowMs) OR (#status = :failed AND #leaseToken = :failedToken)',
+    );
+    expect(claim.ExpressionAttributeNames).toEqual({
+      '#pk': 'PK',
+      '#expiresAt': 'ttl',
+      '#status': 'state',
+      '#leaseUntil': 'lockedUntil',
+      '#leaseToken': 'lockToken',
+    });
+  });
+
+  it("names the table's own attribute when a renamed one is damaged", async () => {
+    const record = claimRecord();
+    await singleTable.claim(record, { nowMs: NOW_MS });
+    await client.send(
+      new PutItemCommand({
+        TableName: singleTable.tableName,
+        Item: { PK: { S: record.pk }, SK: { S: 'IDEMPOTENCY' }, state: { S: 'DONE' } },
+      }),
+    );
+    const read = await singleTable.get(record.pk).catch((caught: unknown) => caught);
+    expect(read).toBeInstanceOf(IdempotencyCorruptRecordError);
+    expect((read as IdempotencyCorruptRecordError).attributes).toEqual(
+      expect.arrayContaining(['state', 'ttl', 'fingerprint']),
+    );
+  });
+
+  it('refuses attribute names it cannot use, saying which option is wrong', () => {
+    expect(() => new DynamoDBStore({ tableName: 't', attributes: { pk: '' } })).toThrow(
+      /Expected `attributes.pk` to be an attribute name \(1 to 255 characters\), got ""\./,
+    );
+    expect(() => new DynamoDBStore({ tableName: 't', attributes: { colour: 'x' } as never })).toThrow(
+      /Expected the keys of `attributes` to be record fields \(.*\), got `colour`\./,
+    );
+    expect(() => new DynamoDBStore({ tableName: 't', attributes: { status: 'pk' } })).toThrow(
+      /got `pk` twice/,
+    );
+    expect(() => new DynamoDBStore({ tableName: 't', sortKey: { name: 'pk', value: 'X' } })).toThrow(
+      /got `pk` twice/,
+    );
+  });
+});
 
 const NOW_MS = 1_800_000_000_000;
 
