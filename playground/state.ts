@@ -13,8 +13,14 @@ export interface PlaygroundState {
   readonly handlerEnvironment: Readonly<Record<string, string>>;
 }
 
-/** Where {@link PlaygroundState} lives: `.cache/playground/state.json` in the checkout. */
-export const STATE_FILE = fileURLToPath(new URL('../.cache/playground/state.json', import.meta.url));
+/**
+ * Where {@link PlaygroundState} lives: `.cache/playground/state.json` in the checkout, unless
+ * `PLAYGROUND_STATE_FILE` names another file (the tests' playgrounds do, so they never replace the record
+ * of a `npm start` running beside them).
+ */
+export const STATE_FILE =
+  process.env.PLAYGROUND_STATE_FILE?.trim() ||
+  fileURLToPath(new URL('../.cache/playground/state.json', import.meta.url));
 
 /**
  * Records the running playground for other local tools.

@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,12 +26,20 @@ export interface NodeProcess {
 
 const running = new Set<NodeProcess>();
 
+/**
+ * Every playground a test starts records itself in a file of its own, never in the checkout's
+ * `.cache/playground/state.json`, which belongs to a `npm start` the developer may be running beside.
+ */
+function ownStateFile(): Record<string, string> {
+  return { PLAYGROUND_STATE_FILE: join(tmpdir(), `idemkit-playground-${randomUUID()}.json`) };
+}
+
 /** Starts a script of this repository under tsx, as `npm start` / `npm run demo` do. */
 export function startNode(script: string, env: Record<string, string | undefined> = {}): NodeProcess {
   return track(
     spawn(process.execPath, ['--import', 'tsx', script], {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...ownStateFile(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
@@ -46,7 +56,7 @@ export function startNpm(args: readonly string[], env: Record<string, string | u
   return track(
     spawn('npm', args, {
       cwd: REPO_ROOT,
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, ...env },
+      env: { ...process.env, ...ownStateFile(), PATH: `${bin}:${process.env.PATH ?? ''}`, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
