@@ -199,6 +199,8 @@ export class EventSourceMapping<R> {
     let position: Position = this.#options.startingPosition ?? { type: 'TRIM_HORIZON' };
     let iterator: string | undefined;
     let retryDelay = 10;
+    // After a retry the next batch must start at the checkpoint: a stream that skips it would hide a record.
+    let mustStartAt: string | undefined;
     while (!this.#over()) {
       let batch: { records: readonly R[]; next: string | undefined };
       try {
@@ -215,6 +217,12 @@ export class EventSourceMapping<R> {
         continue;
       }
       const sequences = batch.records.map((record) => reader.sequence(record));
+      if (mustStartAt !== undefined && sequences[0] !== mustStartAt) {
+        this.failure ??= new Error(
+          `shard ${shardId} resumed at ${sequences[0]}, not at its checkpoint ${mustStartAt}`,
+        );
+        return;
+      }
       for (const sequence of sequences) {
         const id = `${shardId}/${sequence}`;
         this.deliveries.set(id, (this.deliveries.get(id) ?? 0) + 1);
@@ -241,6 +249,7 @@ export class EventSourceMapping<R> {
         position = { type: 'AFTER_SEQUENCE_NUMBER', sequence: sequences[sequences.length - 1] as string };
         iterator = batch.next;
         retryDelay = 10;
+        mustStartAt = undefined;
         if (iterator === undefined) break;
         continue;
       }
@@ -248,6 +257,7 @@ export class EventSourceMapping<R> {
       const at = resumeAt ?? (sequences[0] as string);
       this.batches.push({ shard: shardId, sequences, outcome, resumeAt: at });
       position = { type: 'AT_SEQUENCE_NUMBER', sequence: at };
+      mustStartAt = at;
       iterator = undefined;
       // A short, growing pause between retries of one shard, so a poisoned record does not spin the CPU.
       await pause(retryDelay);
