@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { assertValidName } from '../../src/core/keys.js';
+import type { AttributeNames } from '../../src/stores/dynamodb-item.js';
 
 /**
  * The item actions one idempotent invocation needs: claim (Put), read on wait (Get), complete and renew
@@ -53,6 +54,18 @@ export interface IdempotencyTableProps {
    * @default true
    */
   readonly pointInTimeRecovery?: boolean;
+  /**
+   * Attribute names by record field, as `DynamoDBStore`'s `attributes` takes them: `pk` names the partition key,
+   * `expiresAt` the TTL attribute. Pass the same object to the store.
+   * @default - idemkit's schema: partition key `pk`, TTL on `expiresAt`
+   */
+  readonly attributes?: AttributeNames;
+  /**
+   * The sort key attribute (String), for a table that also holds other entities (single-table design); the
+   * store's `sortKey.value` says what idemkit's records carry in it.
+   * @default - no sort key
+   */
+  readonly sortKey?: string;
 }
 
 /**
@@ -89,7 +102,8 @@ export interface IIdempotencyTable {
 
 /**
  * The DynamoDB table idemkit's `DynamoDBStore` expects: partition key `pk` (String), TTL on `expiresAt`,
- * on-demand billing, point-in-time recovery, retained on delete.
+ * on-demand billing, point-in-time recovery, retained on delete; or the same with the attribute names and sort key
+ * of a single-table design (`attributes`, `sortKey`).
  *
  * @example
  * const table = new IdempotencyTable(this, 'Idempotency');
@@ -122,14 +136,33 @@ export class IdempotencyTable extends Construct implements IIdempotencyTable {
   readonly tableName: string;
   readonly tableArn: string;
   readonly encryptionKey?: kms.IKey;
+  /** The partition key attribute: it holds `<org>#<scope>#<digest>`, so `grantRecordsForOrg` fences on it. */
+  readonly partitionKeyName: string;
+  /** The sort key attribute, when the table has one. */
+  readonly sortKeyName?: string;
+  /** The TTL attribute (the record field `expiresAt`). */
+  readonly timeToLiveAttribute: string;
 
   constructor(scope: Construct, id: string, props: IdempotencyTableProps = {}) {
     super(scope, id);
+    this.partitionKeyName = props.attributes?.pk ?? 'pk';
+    this.timeToLiveAttribute = props.attributes?.expiresAt ?? 'expiresAt';
+    if (props.sortKey !== undefined) {
+      if (props.sortKey.trim() === '' || props.sortKey === this.partitionKeyName) {
+        throw new Error(
+          `Expected \`sortKey\` of \`IdempotencyTable\` to be an attribute name other than the partition key, got ${JSON.stringify(props.sortKey)}.`,
+        );
+      }
+      this.sortKeyName = props.sortKey;
+    }
     this.table = new dynamodb.Table(this, 'Table', {
       ...(props.tableName === undefined ? {} : { tableName: props.tableName }),
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: this.partitionKeyName, type: dynamodb.AttributeType.STRING },
+      ...(props.sortKey === undefined
+        ? {}
+        : { sortKey: { name: props.sortKey, type: dynamodb.AttributeType.STRING } }),
       // Readers compare `expiresAt` with now; TTL only reclaims the space, up to ~48 h late.
-      timeToLiveAttribute: 'expiresAt',
+      timeToLiveAttribute: this.timeToLiveAttribute,
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: {
         pointInTimeRecoveryEnabled: props.pointInTimeRecovery ?? true,

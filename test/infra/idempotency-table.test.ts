@@ -84,6 +84,52 @@ describe('IdempotencyTable options', () => {
   });
 });
 
+describe('IdempotencyTable for a single-table design', () => {
+  it('takes the partition key and TTL names from `attributes` and adds the String sort key', () => {
+    const { stack } = stackWithRole();
+    const table = new IdempotencyTable(stack, 'Single', {
+      attributes: { pk: 'PK', expiresAt: 'ttl', status: 'state' },
+      sortKey: 'SK',
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'PK', KeyType: 'HASH' },
+        { AttributeName: 'SK', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: 'PK', AttributeType: 'S' },
+        { AttributeName: 'SK', AttributeType: 'S' },
+      ]),
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+    });
+    expect([table.partitionKeyName, table.sortKeyName, table.timeToLiveAttribute]).toEqual([
+      'PK',
+      'SK',
+      'ttl',
+    ]);
+  });
+
+  it('still fences a tenant on its partition key prefix, whatever that key is called', () => {
+    const { stack, role } = stackWithRole();
+    new IdempotencyTable(stack, 'Single', { attributes: { pk: 'PK' }, sortKey: 'SK' }).grantRecordsForOrg(
+      role,
+      'acme',
+    );
+    expect(statements(stack)).toEqual([
+      expect.objectContaining({
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['acme#*'] } },
+      }),
+    ]);
+  });
+
+  it('refuses a sort key that is the partition key', () => {
+    const { stack } = stackWithRole();
+    expect(() => new IdempotencyTable(stack, 'Bad', { attributes: { pk: 'PK' }, sortKey: 'PK' })).toThrow(
+      /Expected `sortKey` of `IdempotencyTable` to be an attribute name other than the partition key, got "PK"\./,
+    );
+  });
+});
+
 describe('IdempotencyTable grants', () => {
   it('grantRecords grants exactly GetItem, PutItem, UpdateItem and DeleteItem on the table', () => {
     const { stack, role } = stackWithRole();
