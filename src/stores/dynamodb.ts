@@ -14,16 +14,17 @@ import type { ClaimOptions } from '../core/record-state.js';
 import type { ClaimResult, CompletionUpdate, IdempotencyRecord, Store } from '../core/types.js';
 import {
   type AttributeNames,
+  compile,
   encodeResultAttribute,
   fromItem,
   type Item,
   type ItemLayout,
   itemLayout,
   keyOf,
-  type RecordField,
   type SortKey,
   toItem,
 } from './dynamodb-item.js';
+import { retryOnReplicatedWriteConflict } from './dynamodb-retry.js';
 
 export type { AttributeNames, RecordField, SortKey } from './dynamodb-item.js';
 
@@ -69,33 +70,6 @@ const FAILED_TAKEOVER = ' OR ({status} = :failed AND {leaseToken} = :failedToken
 const OWNED = '{leaseToken} = :token AND {status} = :inProgress';
 const BATCH_GET_LIMIT = 100;
 const BATCH_GET_BACKOFF_MS = 10;
-// Default attribute names that are DynamoDB reserved words: always sent as placeholders.
-const RESERVED = new Set(['status', 'result', 'owner']);
-
-/** Expressions with `{field}` resolved for a layout, and the placeholders they use. */
-interface Compiled {
-  readonly expressions: string[];
-  readonly names: Record<string, string>;
-}
-
-/**
- * Resolves `{field}` in expressions: idemkit's own names as they are (`#status`, `#result` for the reserved words),
- * so the default schema sends exactly the expressions it always did; a renamed attribute as a `#field` placeholder,
- * so any name an existing table uses is safe.
- */
-function compile(layout: ItemLayout, ...templates: string[]): Compiled {
-  const names: Record<string, string> = {};
-  const expressions = templates.map((template) =>
-    template.replace(/\{(\w+)\}/g, (_, field: RecordField) => {
-      const name = layout.names[field];
-      if (name === field && !RESERVED.has(field)) return field;
-      names[`#${field}`] = name;
-      return `#${field}`;
-    }),
-  );
-  return { expressions, names };
-}
-
 /**
  * The DynamoDB store: one conditional write per state change (docs/protocol.md section 3). It marshals records
  * itself, because every attribute has a known type; results arrive already encoded by the engine, so no
@@ -135,15 +109,18 @@ export class DynamoDBStore implements Store {
     }
     const { expressions, names } = compile(this.layout, template);
     try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.tableName,
-          Item: toItem(record, this.layout),
-          ConditionExpression: expressions[0],
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+      // MRSC: a write conflict with another Region was not applied; claim again (src/stores/dynamodb-retry.ts).
+      await retryOnReplicatedWriteConflict(() =>
+        this.client.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: toItem(record, this.layout),
+            ConditionExpression: expressions[0],
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
       );
       return { claimed: true };
     } catch (error) {
