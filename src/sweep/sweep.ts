@@ -7,10 +7,13 @@ import {
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { isExpired } from '../core/record-state.js';
-
-// The two attributes a sweep reads, as src/stores/dynamodb-item.ts lays a record out (docs/protocol.md section 2).
-const PK = 'pk';
-const EXPIRES_AT = 'expiresAt';
+import {
+  type AttributeNames,
+  type ItemLayout,
+  itemLayout,
+  keyOf,
+  type SortKey,
+} from '../stores/dynamodb-item.js';
 
 /**
  * Options of {@link sweepExpiredRecords}.
@@ -21,6 +24,17 @@ const EXPIRES_AT = 'expiresAt';
 export interface SweepOptions {
   readonly client: DynamoDBClient;
   readonly tableName: string;
+  /**
+   * Attribute names of an existing table, as `DynamoDBStore` takes them.
+   * @default - idemkit's schema: `pk`, `expiresAt`
+   */
+  readonly attributes?: AttributeNames;
+  /**
+   * The sort key of a single-table design, as `DynamoDBStore` takes it; only items that carry idemkit's value in
+   * it are swept, never another entity's.
+   * @default - no sort key
+   */
+  readonly sortKey?: SortKey;
   /**
    * Items read per Scan page.
    * @default 250
@@ -89,6 +103,11 @@ export async function sweepExpiredRecords(options: SweepOptions): Promise<SweepS
     throw new RangeError(`Expected \`maxDeletesPerSecond\` to be above 0, got ${rate}.`);
   }
   const dryRun = options.dryRun === true;
+  const layout = itemLayout(options.attributes, options.sortKey);
+  const { pk: pkName, expiresAt: expiresName } = layout.names;
+  const sortName = layout.sortKey?.name;
+  const attributeNames: Record<string, string> = { '#pk': pkName, '#expiresAt': expiresName };
+  if (sortName !== undefined) attributeNames['#sk'] = sortName;
   const counts = { scanned: 0, expired: 0, deleted: 0, kept: 0, pages: 0 };
   const report = () => options.onProgress?.({ ...counts });
   const outOfTime = () =>
@@ -104,8 +123,8 @@ export async function sweepExpiredRecords(options: SweepOptions): Promise<SweepS
     const page = await options.client.send(
       new ScanCommand({
         TableName: options.tableName,
-        ProjectionExpression: '#pk, #expiresAt',
-        ExpressionAttributeNames: { '#pk': PK, '#expiresAt': EXPIRES_AT },
+        ProjectionExpression: sortName === undefined ? '#pk, #expiresAt' : '#pk, #sk, #expiresAt',
+        ExpressionAttributeNames: attributeNames,
         Limit: options.pageSize ?? 250,
         ExclusiveStartKey: startKey,
       }),
@@ -114,17 +133,19 @@ export async function sweepExpiredRecords(options: SweepOptions): Promise<SweepS
     counts.pages++;
     counts.scanned += page.Items?.length ?? 0;
     for (const item of page.Items ?? []) {
-      const pk = item[PK]?.S;
-      const expiresAt = Number(item[EXPIRES_AT]?.N);
+      const pk = item[pkName]?.S;
+      const expiresAt = Number(item[expiresName]?.N);
+      // In a single-table design, an item of another entity shares the table: only idemkit's records are swept.
+      if (pk === undefined || !isOurs(item, pk, layout)) continue;
       // A damaged item (no number) is never expired by this rule: it is the doctor's to report, not to delete.
-      if (pk === undefined || !Number.isFinite(expiresAt) || !isExpired({ expiresAt }, clock())) continue;
+      if (!Number.isFinite(expiresAt) || !isExpired({ expiresAt }, clock())) continue;
       counts.expired++;
       if (dryRun) continue;
       const due = paceStart + (sent * 1000) / rate;
       const wait = due - Date.now();
       if (wait > 0) await sleep(wait, undefined, { signal: options.signal });
       sent++;
-      if (await deleteIfExpired(options, pk, clock())) counts.deleted++;
+      if (await deleteIfExpired(options, layout, pk, clock())) counts.deleted++;
       else counts.kept++;
       report();
     }
@@ -139,14 +160,19 @@ export async function sweepExpiredRecords(options: SweepOptions): Promise<SweepS
 }
 
 /** One delete, conditional on the record being expired now, in whole seconds, as `isExpired` compares. */
-async function deleteIfExpired(options: SweepOptions, pk: string, nowMs: number): Promise<boolean> {
+async function deleteIfExpired(
+  options: SweepOptions,
+  layout: ItemLayout,
+  pk: string,
+  nowMs: number,
+): Promise<boolean> {
   try {
     await options.client.send(
       new DeleteItemCommand({
         TableName: options.tableName,
-        Key: { [PK]: { S: pk } },
+        Key: keyOf(pk, layout),
         ConditionExpression: 'attribute_exists(#pk) AND #expiresAt < :nowS',
-        ExpressionAttributeNames: { '#pk': PK, '#expiresAt': EXPIRES_AT },
+        ExpressionAttributeNames: { '#pk': layout.names.pk, '#expiresAt': layout.names.expiresAt },
         ExpressionAttributeValues: { ':nowS': { N: String(Math.floor(nowMs / 1000)) } },
       }),
       { abortSignal: options.signal },
@@ -160,4 +186,11 @@ async function deleteIfExpired(options: SweepOptions, pk: string, nowMs: number)
       return false;
     throw error;
   }
+}
+
+/** Whether a scanned item is an idemkit record: no sort key, or the one its `pk` gives. */
+function isOurs(item: Record<string, AttributeValue>, pk: string, layout: ItemLayout): boolean {
+  if (layout.sortKey === undefined) return true;
+  const expected = keyOf(pk, layout)[layout.sortKey.name]?.S;
+  return item[layout.sortKey.name]?.S === expected;
 }

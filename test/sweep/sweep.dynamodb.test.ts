@@ -1,4 +1,4 @@
-import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { recordKey } from '../../src/core/keys.js';
 import type { IdempotencyRecord } from '../../src/core/types.js';
@@ -162,5 +162,43 @@ describe('sweepExpiredRecords deletes only expired records', () => {
     const summary = await sweepExpiredRecords({ client, tableName });
     expect(summary).toMatchObject({ scanned: 1, expired: 0, deleted: 0 });
     expect(await remaining()).toEqual(['acme#charge#damaged']);
+  });
+});
+
+describe('sweepExpiredRecords on an existing single-table design', () => {
+  it("uses the renamed attributes and sweeps only the items that carry idemkit's sort key value", async () => {
+    const name = `sweep-single-${Date.now()}`;
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        AttributeDefinitions: [
+          { AttributeName: 'PK', AttributeType: 'S' },
+          { AttributeName: 'SK', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'PK', KeyType: 'HASH' },
+          { AttributeName: 'SK', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const old = String(nowS - 60);
+    for (const sk of ['IDEMPOTENCY', 'ORDER'])
+      await client.send(
+        new PutItemCommand({
+          TableName: name,
+          Item: { PK: { S: 'acme#charge#a' }, SK: { S: sk }, ttl: { N: old } },
+        }),
+      );
+    const summary = await sweepExpiredRecords({
+      client,
+      tableName: name,
+      attributes: { pk: 'PK', expiresAt: 'ttl' },
+      sortKey: { name: 'SK', value: 'IDEMPOTENCY' },
+    });
+    expect(summary).toMatchObject({ scanned: 2, expired: 1, deleted: 1 });
+    const left = await client.send(new ScanCommand({ TableName: name, ConsistentRead: true }));
+    expect(left.Items?.map((item) => item.SK?.S)).toEqual(['ORDER']);
+    await deleteTable(client, name);
   });
 });
