@@ -120,3 +120,64 @@ export function stageSettings(stage: unknown): StageSettings {
     `Expected the \`stage\` context to be one of ${STAGE_NAMES.join(', ')}, got ${JSON.stringify(stage)}; pass --context stage=dev.`,
   );
 }
+
+/**
+ * Where a stage runs beyond one Region; pick one with `--context layout=<name>` (any stage):
+ * - `single-region`: the table and the API in the stack's Region (the default).
+ * - `global`: the table as a multi-Region strongly consistent global table (three US Regions), no TTL, and the
+ *   sweep scheduled instead.
+ * - `edge`: `global`, plus a CloudFront distribution in us-east-1 whose `/api/*` behaviour runs
+ *   `edgeIdempotency` on origin request.
+ */
+export const LAYOUT_NAMES = ['single-region', 'global', 'edge'] as const;
+/** One of {@link LAYOUT_NAMES}. */
+export type LayoutName = (typeof LAYOUT_NAMES)[number];
+
+/** What a layout adds to a stage. */
+export interface LayoutSettings {
+  readonly layout: LayoutName;
+  /** The Region of the stack that owns the table and the API; `undefined` keeps the CLI's. */
+  readonly homeRegion?: string;
+  /** Replicas besides the home Region, and how they agree. */
+  readonly replicas?: {
+    readonly regions: readonly string[];
+    readonly consistency: 'strong' | 'eventual';
+    readonly witnessRegion?: string;
+  };
+  /** The edge stack (always us-east-1, as Lambda@Edge requires). */
+  readonly edge?: {
+    readonly stackSuffix: string;
+    readonly eventType: 'origin-request' | 'viewer-request';
+    /** The origin's domain when none is given with `--context edgeOriginDomain=...`. */
+    readonly placeholderOriginDomain: string;
+  };
+}
+
+const GLOBAL_REPLICAS = { regions: ['us-east-2', 'us-west-2'], consistency: 'strong' } as const;
+
+/** Every layout's settings. */
+export const LAYOUTS: Readonly<Record<LayoutName, LayoutSettings>> = {
+  'single-region': { layout: 'single-region' },
+  global: { layout: 'global', homeRegion: 'us-east-1', replicas: GLOBAL_REPLICAS },
+  edge: {
+    layout: 'edge',
+    homeRegion: 'us-east-1',
+    replicas: GLOBAL_REPLICAS,
+    edge: { stackSuffix: 'edge', eventType: 'origin-request', placeholderOriginDomain: 'orders.invalid' },
+  },
+};
+
+/**
+ * The settings of `layout`, or an error naming the allowed layouts.
+ *
+ * @example
+ * layoutSettings(app.node.tryGetContext('layout') ?? 'single-region');
+ */
+export function layoutSettings(layout: unknown): LayoutSettings {
+  if (typeof layout === 'string' && (LAYOUT_NAMES as readonly string[]).includes(layout)) {
+    return LAYOUTS[layout as LayoutName];
+  }
+  throw new Error(
+    `Expected the \`layout\` context to be one of ${LAYOUT_NAMES.join(', ')}, got ${JSON.stringify(layout)}; pass --context layout=global.`,
+  );
+}

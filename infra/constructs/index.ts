@@ -12,6 +12,12 @@ export {
   type DynamoDBStreamJobSourceProps,
 } from './dynamodb-stream-job-source.js';
 export {
+  EDGE_FUNCTION_LIMITS,
+  EDGE_RECORD_ACTIONS,
+  IdempotencyEdgeFunction,
+  type IdempotencyEdgeFunctionProps,
+} from './idempotency-edge-function.js';
+export {
   IdempotencyTable,
   type IdempotencyTableProps,
   type IIdempotencyTable,
