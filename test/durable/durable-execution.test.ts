@@ -8,7 +8,7 @@ import {
 import { LocalDurableTestRunner } from '@aws/durable-execution-sdk-js-testing';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { durableStepKey } from '../../src/core/durable.js';
 import { makeIdempotent } from '../../src/core/make-idempotent.js';
 import { httpIdempotency } from '../../src/http/index.js';
@@ -22,14 +22,25 @@ import { createIdempotencyTable, localClient } from '../support/dynamodb.js';
 // records on DynamoDB Local.
 const { client } = localClient();
 let store: DynamoDBStore;
+// The real clock, taken before the testing SDK installs its fake one.
+const realNow = Date.now;
 beforeAll(async () => {
   store = new DynamoDBStore({ tableName: await createIdempotencyTable(client, 'durable'), client });
+  await LocalDurableTestRunner.setupTestEnvironment({ skipTime: true });
 });
-afterAll(() => client.destroy());
-// Skipping time moves a fake clock past each wait; a fresh one per test starts at the real time again, so the
-// checkpoint server's wait deadlines (on the real clock) still lie ahead and the execution really suspends.
-beforeEach(() => LocalDurableTestRunner.setupTestEnvironment({ skipTime: true }));
-afterEach(() => LocalDurableTestRunner.teardownTestEnvironment());
+afterAll(async () => {
+  await LocalDurableTestRunner.teardownTestEnvironment();
+  client.destroy();
+});
+
+/**
+ * A wait that suspends the execution: an hour past the fake clock's now. Skipping time moves the fake clock past
+ * every wait, while the checkpoint server dates a wait's end on the real clock, so each wait adds the fake clock's
+ * lead; a wait that ended before the fake now would be polled in the same invocation instead of suspending it.
+ */
+function suspension(): { seconds: number } {
+  return { seconds: 3_600 + Math.ceil(Math.max(0, Date.now() - realNow()) / 1000) };
+}
 
 interface OrderEvent {
   readonly orderId: string;
@@ -39,7 +50,15 @@ interface OrderEvent {
 let ids = 0;
 const order = (): OrderEvent => ({ orderId: `order-${process.pid}-${Date.now()}-${++ids}`, amount: 100 });
 
-const common = () => ({ store, environment: 'test', mode: 'enforce', waitBudgetMs: 0 }) as const;
+// Records outlive the fake clock's jumps (a day is less than the waits of a whole file add up to).
+const common = () =>
+  ({
+    store,
+    environment: 'test',
+    mode: 'enforce',
+    waitBudgetMs: 0,
+    expiresAfterSeconds: 90 * 86_400,
+  }) as const;
 
 type DurableHandler = ReturnType<typeof withDurableExecution>;
 
@@ -75,7 +94,9 @@ function outcome(execution: { getStatus(): string | undefined; getError(): unkno
 }
 
 describe('makeIdempotent around a durable handler', () => {
-  function orderWorkflow(lockTtlSeconds?: number) {
+  /** `leaseOutlastsWait`: a lock TTL longer than the suspension; else the test environment's 60 s. */
+  function orderWorkflow(leaseOutlastsWait: boolean) {
+    const wait = suspension();
     const charges: string[] = [];
     const telemetry = recordingTelemetry();
     const handler = makeIdempotent(
@@ -85,7 +106,7 @@ describe('makeIdempotent around a durable handler', () => {
           return { chargeId: `ch-${event.orderId}` };
         });
         // Longer than the invocation may run: the execution suspends, and the next invocation replays.
-        await context.wait({ hours: 1 });
+        await context.wait(wait);
         const shipment = await context.step('ship', async () => ({ shipped: true }));
         return { ...charge, ...shipment };
       },
@@ -95,7 +116,7 @@ describe('makeIdempotent around a durable handler', () => {
         org: 'acme',
         key: (event) => event.orderId,
         telemetry: telemetry.telemetry,
-        lockTtlSeconds,
+        lockTtlSeconds: leaseOutlastsWait ? 2 * wait.seconds : undefined,
       },
     );
     return { handler: withDurableExecution(handler), charges, telemetry };
@@ -103,7 +124,7 @@ describe('makeIdempotent around a durable handler', () => {
 
   it('lets the replay of its own execution through: no in-progress error, every step once', async () => {
     // A lease that outlasts the wait: the replay takes its own live lease up again.
-    const { handler, charges, telemetry } = orderWorkflow(7_200);
+    const { handler, charges, telemetry } = orderWorkflow(true);
     const event = order();
     const execution = await new LocalDurableTestRunner({ handlerFunction: handler }).run({ payload: event });
     expect(outcome(execution)).toBe('SUCCEEDED');
@@ -119,7 +140,7 @@ describe('makeIdempotent around a durable handler', () => {
 
   it('claims the lease again when it lapsed during a wait longer than the lock TTL: still no error', async () => {
     // The default lock TTL in `test` is 60 s, far shorter than the hour the execution is suspended.
-    const { handler, charges, telemetry } = orderWorkflow();
+    const { handler, charges, telemetry } = orderWorkflow(false);
     const execution = await new LocalDurableTestRunner({ handlerFunction: handler }).run({
       payload: order(),
     });
@@ -133,7 +154,7 @@ describe('makeIdempotent around a durable handler', () => {
   });
 
   it('answers another execution with the same key from the stored result, running nothing', async () => {
-    const { handler, charges, telemetry } = orderWorkflow();
+    const { handler, charges, telemetry } = orderWorkflow(false);
     const event = order();
     await new LocalDurableTestRunner({ handlerFunction: handler }).run({ payload: event });
     telemetry.reset();
@@ -151,20 +172,21 @@ describe('httpIdempotency inside a durable handler', () => {
   it('lets the replay through and stores the response once: a retry of the request replays it', async () => {
     const charges: string[] = [];
     const telemetry = recordingTelemetry();
+    const wait = suspension();
     const handler = withDurableExecution(
       middy(async (event: { body: string }, context: DurableContext) => {
         const charge = await context.step('charge', async () => {
           charges.push(event.body);
           return { chargeId: `ch-${charges.length}` };
         });
-        await context.wait({ hours: 1 });
+        await context.wait(wait);
         return { statusCode: 201, body: JSON.stringify(charge) };
       }).use(
         httpIdempotency<{ body: string }>({
           ...common(),
           scope: 'durable-http',
           org: (event) => orgOf(event as never),
-          lockTtlSeconds: 7_200,
+          lockTtlSeconds: 2 * wait.seconds,
           telemetry: telemetry.telemetry,
         }),
       ) as never,
@@ -203,12 +225,13 @@ describe('a side effect inside an at-least-once durable step, keyed by execution
         telemetry: recordingTelemetry().telemetry,
       },
     );
+    const wait = suspension();
     const workflow = withDurableExecution(async (event: OrderEvent, context: DurableContext) => {
       const charge = await context.step('charge', async (step) => {
         stepRuns.push(step.attempt);
         return chargeOnce(event, durableStepKey(context, 'charge'));
       });
-      await context.wait({ hours: 1 });
+      await context.wait(wait);
       return charge;
     });
     const handler = losingCheckpoints(
