@@ -146,7 +146,11 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
         .option('--org <org>', 'the tenant, as the service sets it (required)')
         .option('--scope <scope>', 'the operation')
         .option('--key <key>', 'the idempotency or job key (never stored; only its digest is)')
-        .option('--pk <pk>', 'the record by its pk, as `records list` prints it, instead of --scope/--key'),
+        .option('--pk <pk>', 'the record by its pk, as `records list` prints it, instead of --scope/--key')
+        .option(
+          '--attributes <json|file>',
+          'attribute names and sort key of an existing table, as DynamoDBStore takes them (default: pk, expiresAt, ...)',
+        ),
     );
   example(
     recordOptions(records.command('get').description('Show one record (consistent read).')).option(
@@ -166,7 +170,11 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
         .option('--scope <scope>', 'only this operation (default: all)')
         .option('--status <list>', `comma-separated: ${LIST_STATUSES.join(', ')} (default: all)`)
         .option('--limit <n>', 'records to show at most', '100')
-        .option('--page-size <n>', 'items each Scan page reads (default: up to 1 MB)'),
+        .option('--page-size <n>', 'items each Scan page reads (default: up to 1 MB)')
+        .option(
+          '--attributes <json|file>',
+          'attribute names and sort key of an existing table, as DynamoDBStore takes them (default: pk, expiresAt, ...)',
+        ),
     ),
     'idemkit records list --table idempotency --org acme --status stuck,FAILED',
   ).action(wrap(async (flags) => (await recordCommands()).listCommand(flags, io)));
@@ -210,6 +218,10 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
           '15',
         )
         .option('--max-dlq-depth <n>', 'messages allowed in the DLQ before the check fails', '0')
+        .option(
+          '--attributes <json|file>',
+          'attribute names and sort key of an existing table, as DynamoDBStore takes them (default: pk, expiresAt, ...)',
+        )
         .option('--sqs-endpoint <url>', 'SQS endpoint when it differs from --endpoint (default: --endpoint)'),
     ),
     'idemkit doctor --table idempotency --queue orders --dlq orders-dlq',

@@ -114,6 +114,33 @@ function sortKeyValue(sortKey: SortKey, pk: string): string {
   return typeof sortKey.value === 'string' ? sortKey.value : sortKey.value(pk);
 }
 
+// Default attribute names that are DynamoDB reserved words: always sent as placeholders.
+const RESERVED = new Set(['status', 'result', 'owner']);
+
+/** Expressions with `{field}` resolved for a layout, and the placeholders they use. */
+export interface Compiled {
+  readonly expressions: string[];
+  readonly names: Record<string, string>;
+}
+
+/**
+ * Resolves `{field}` in expressions: idemkit's own names as they are (`#status`, `#result` for the reserved words),
+ * so the default schema sends exactly the expressions it always did; a renamed attribute as a `#field` placeholder,
+ * so any name an existing table uses is safe.
+ */
+export function compile(layout: ItemLayout, ...templates: string[]): Compiled {
+  const names: Record<string, string> = {};
+  const expressions = templates.map((template) =>
+    template.replace(/\{(\w+)\}/g, (_, field: RecordField) => {
+      const name = layout.names[field];
+      if (name === field && !RESERVED.has(field)) return field;
+      names[`#${field}`] = name;
+      return `#${field}`;
+    }),
+  );
+  return { expressions, names };
+}
+
 /** A result as an `S` (JSON text) or `B` (compressed bytes) attribute. */
 export function encodeResultAttribute(result: string | Uint8Array): AttributeValue {
   return typeof result === 'string' ? { S: result } : { B: result };
@@ -203,3 +230,34 @@ export function fromItem(item: Item, layout: ItemLayout = DEFAULT_LAYOUT): Idemp
 
 const STATUSES: ReadonlySet<string> = new Set(Object.values(RecordStatus));
 const DROPPED_REASONS: ReadonlySet<string> = new Set(Object.values(ResultDroppedReason));
+
+/**
+ * A layout from the JSON an operator gives the CLI (`--attributes`): attribute names by record field, plus
+ * `sortKey: { "name": ..., "value": ... }` with a constant value. Throws a `TypeError` naming what is wrong.
+ *
+ * @example
+ * layoutFromJson('{"pk":"PK","expiresAt":"ttl","sortKey":{"name":"SK","value":"IDEMPOTENCY"}}');
+ */
+export function layoutFromJson(text: string): ItemLayout {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new TypeError(
+      `Expected the attribute names as a JSON object, got ${JSON.stringify(text.slice(0, 80))}.`,
+    );
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new TypeError(`Expected the attribute names as a JSON object, got ${JSON.stringify(parsed)}.`);
+  }
+  const { sortKey, ...attributes } = parsed as { sortKey?: { name?: unknown; value?: unknown } } & Record<
+    string,
+    string
+  >;
+  if (sortKey !== undefined && typeof sortKey?.value !== 'string') {
+    throw new TypeError(
+      `Expected \`sortKey.value\` to be the constant every record carries (a derived sort key needs code), got ${JSON.stringify(sortKey?.value)}.`,
+    );
+  }
+  return itemLayout(attributes, sortKey as SortKey | undefined);
+}

@@ -9,6 +9,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { isExpired } from '../../core/record-state.js';
+import { compile, type ItemLayout } from '../../stores/dynamodb-item.js';
+import { layoutFromFlag } from '../attributes.js';
 import {
   type CommonOptions,
   clientConfig,
@@ -42,6 +44,8 @@ export interface DoctorFlags extends CommonOptions {
   readonly maxDlqDepth: string;
   /** SQS endpoint when it differs from `--endpoint` (local servers). */
   readonly sqsEndpoint?: string;
+  /** The table's attribute names and sort key (`--attributes`), JSON or a JSON file. */
+  readonly attributes?: string;
 }
 
 /** TTL deletes expired items within about 48 hours; older expired records mean TTL is not working. */
@@ -63,11 +67,12 @@ export async function doctorCommand(flags: DoctorFlags, io: Io): Promise<number>
   const ddb = dynamoClient(flags);
   const target = { endpoint: flags.endpoint, region: clientConfig(flags).region };
   try {
-    const tableOk = await checkTable(ddb, flags.table, checks);
+    const layout = layoutFromFlag(flags.attributes);
+    const tableOk = await checkTable(ddb, flags.table, layout, checks);
     if (tableOk) {
-      await checkTtl(ddb, flags.table, checks);
+      await checkTtl(ddb, flags.table, layout, checks);
       await checkPitr(ddb, flags.table, checks);
-      await checkRecords(ddb, flags.table, stuckAfterMin, checks);
+      await checkRecords(ddb, flags.table, layout, stuckAfterMin, checks);
     }
   } catch (error) {
     throw explainAwsError(error, target);
@@ -109,7 +114,12 @@ export async function doctorCommand(flags: DoctorFlags, io: Io): Promise<number>
   return failed === 0 ? ExitCode.Ok : ExitCode.Incomplete;
 }
 
-async function checkTable(ddb: DynamoDBClient, table: string, checks: Check[]): Promise<boolean> {
+async function checkTable(
+  ddb: DynamoDBClient,
+  table: string,
+  layout: ItemLayout,
+  checks: Check[],
+): Promise<boolean> {
   let schema: TableDescription | undefined;
   try {
     schema = (await ddb.send(new DescribeTableCommand({ TableName: table }))).Table;
@@ -124,37 +134,56 @@ async function checkTable(ddb: DynamoDBClient, table: string, checks: Check[]): 
     return false;
   }
   const keys = schema?.KeySchema ?? [];
-  const pkType = schema?.AttributeDefinitions?.find((d) => d.AttributeName === 'pk')?.AttributeType;
+  const typeOf = (name: string) =>
+    schema?.AttributeDefinitions?.find((d) => d.AttributeName === name)?.AttributeType;
+  const pk = layout.names.pk;
+  const sk = layout.sortKey?.name;
+  const expected = [{ name: pk, type: 'HASH' }, ...(sk === undefined ? [] : [{ name: sk, type: 'RANGE' }])];
   const ok =
-    keys.length === 1 && keys[0]?.AttributeName === 'pk' && keys[0]?.KeyType === 'HASH' && pkType === 'S';
+    keys.length === expected.length &&
+    expected.every(
+      (key, index) =>
+        keys[index]?.AttributeName === key.name &&
+        keys[index]?.KeyType === key.type &&
+        typeOf(key.name) === 'S',
+    );
+  const wanted = `partition key \`${pk}\` (String), ${sk === undefined ? 'no sort key' : `sort key \`${sk}\` (String)`}`;
   checks.push({
     name: 'key schema',
     status: ok ? 'pass' : 'fail',
     detail: ok
-      ? 'partition key `pk` (String), no sort key.'
-      : `expected partition key \`pk\` (String) and no sort key, got ${keys.map((k) => `${k.AttributeName} (${k.KeyType})`).join(', ')}.`,
+      ? `${wanted}.`
+      : `expected ${wanted}, got ${keys.map((k) => `${k.AttributeName} (${k.KeyType})`).join(', ')}.`,
     ...(ok
       ? {}
-      : { fix: 'create a new table with `pk` (String) as its only key and point the service at it' }),
+      : {
+          fix: `create a table with ${wanted} and point the service at it, or pass the table's names with \`--attributes\``,
+        }),
   });
   return true;
 }
 
-async function checkTtl(ddb: DynamoDBClient, table: string, checks: Check[]): Promise<void> {
+async function checkTtl(
+  ddb: DynamoDBClient,
+  table: string,
+  layout: ItemLayout,
+  checks: Check[],
+): Promise<void> {
   const { TimeToLiveDescription } = await ddb.send(new DescribeTimeToLiveCommand({ TableName: table }));
   const status = TimeToLiveDescription?.TimeToLiveStatus ?? 'DISABLED';
   const attribute = TimeToLiveDescription?.AttributeName;
-  const ok = (status === 'ENABLED' || status === 'ENABLING') && attribute === 'expiresAt';
+  const ttl = layout.names.expiresAt;
+  const ok = (status === 'ENABLED' || status === 'ENABLING') && attribute === ttl;
   checks.push({
     name: 'ttl',
     status: ok ? 'pass' : 'fail',
     detail: ok
-      ? `TTL ${status.toLowerCase()} on \`expiresAt\`.`
-      : `expected TTL enabled on \`expiresAt\`, got ${status}${attribute === undefined ? '' : ` on \`${attribute}\``}.`,
+      ? `TTL ${status.toLowerCase()} on \`${ttl}\`.`
+      : `expected TTL enabled on \`${ttl}\`, got ${status}${attribute === undefined ? '' : ` on \`${attribute}\``}.`,
     ...(ok
       ? {}
       : {
-          fix: `aws dynamodb update-time-to-live --table-name ${table} --time-to-live-specification Enabled=true,AttributeName=expiresAt`,
+          fix: `aws dynamodb update-time-to-live --table-name ${table} --time-to-live-specification Enabled=true,AttributeName=${ttl}`,
         }),
   });
 }
@@ -194,6 +223,7 @@ async function checkPitr(ddb: DynamoDBClient, table: string, checks: Check[]): P
 async function checkRecords(
   ddb: DynamoDBClient,
   table: string,
+  layout: ItemLayout,
   stuckAfterMin: number,
   checks: Check[],
 ): Promise<void> {
@@ -205,27 +235,29 @@ async function checkRecords(
   let expiredLagging = 0;
   let expiredRecent = 0;
   let millisecondExpiry = 0;
+  const { names } = layout;
+  const projection = compile(layout, '{pk}, {status}, {leaseUntil}, {expiresAt}');
   let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await ddb.send(
       new ScanCommand({
         TableName: table,
-        ProjectionExpression: 'pk, #status, leaseUntil, expiresAt',
-        ExpressionAttributeNames: { '#status': 'status' },
+        ProjectionExpression: projection.expressions[0],
+        ExpressionAttributeNames: projection.names,
         ExclusiveStartKey,
       }),
     );
     for (const item of page.Items ?? []) {
       scanned += 1;
-      const expiresAt = Number(item.expiresAt?.N ?? 'NaN');
-      const leaseUntil = Number(item.leaseUntil?.N ?? '0');
+      const expiresAt = Number(item[names.expiresAt]?.N ?? 'NaN');
+      const leaseUntil = Number(item[names.leaseUntil]?.N ?? '0');
       if (expiresAt > 1e11) millisecondExpiry += 1;
       else if (isExpired({ expiresAt: expiresAt + TTL_LAG_S }, now)) expiredLagging += 1;
       else if (isExpired({ expiresAt }, now)) expiredRecent += 1;
-      else if (item.status?.S === 'IN_PROGRESS' && leaseUntil < now - stuckAfterMin * 60_000) {
+      else if (item[names.status]?.S === 'IN_PROGRESS' && leaseUntil < now - stuckAfterMin * 60_000) {
         stuck += 1;
         oldestStuck = Math.min(oldestStuck, leaseUntil);
-        stuckOrgs.add((item.pk?.S ?? '').split('#')[0] ?? '');
+        stuckOrgs.add((item[names.pk]?.S ?? '').split('#')[0] ?? '');
       }
     }
     ExclusiveStartKey = page.LastEvaluatedKey;

@@ -12,8 +12,9 @@ import { IdempotencyValidationError } from '../../core/errors.js';
 import { assertValidName, digestOf, recordKey } from '../../core/keys.js';
 import { RecordState, recordState } from '../../core/record-state.js';
 import { type IdempotencyRecord, RecordStatus } from '../../core/types.js';
-import { fromItem } from '../../stores/dynamodb-item.js';
+import { compile, fromItem, type ItemLayout, keyOf } from '../../stores/dynamodb-item.js';
 import { type SweepProgress, type SweepSummary, sweepExpiredRecords } from '../../sweep/index.js';
+import { layoutFromFlag } from '../attributes.js';
 import { type CommonOptions, clientConfig, dynamoClient } from '../aws.js';
 import { CliError, ExitCode, explainAwsError } from '../errors.js';
 import { confirm, formatDuration, type Io, integerFlag, numberFlag, table } from '../io.js';
@@ -22,6 +23,8 @@ import { LIST_STATUSES } from './list-statuses.js';
 /** Flags that name one record: `--org --scope --key`, or `--pk` as `records list` prints it. */
 export interface RecordFlags extends CommonOptions {
   readonly table: string;
+  /** The table's attribute names and sort key (`--attributes`), JSON or a JSON file. */
+  readonly attributes?: string;
   readonly org: string;
   readonly scope?: string;
   readonly key?: string;
@@ -140,18 +143,23 @@ function state(record: IdempotencyRecord, now: number): string {
   }
 }
 
-async function read(ddb: DynamoDBClient, table: string, pk: string): Promise<IdempotencyRecord | undefined> {
+async function read(
+  ddb: DynamoDBClient,
+  table: string,
+  pk: string,
+  layout: ItemLayout,
+): Promise<IdempotencyRecord | undefined> {
   const { Item } = await ddb.send(
-    new GetItemCommand({ TableName: table, Key: { pk: { S: pk } }, ConsistentRead: true }),
+    new GetItemCommand({ TableName: table, Key: keyOf(pk, layout), ConsistentRead: true }),
   );
-  return Item === undefined ? undefined : fromItem(Item);
+  return Item === undefined ? undefined : fromItem(Item, layout);
 }
 
 /** `idemkit records get`: one record, read consistently. */
 export async function getCommand(flags: RecordFlags & { showResult?: boolean }, io: Io): Promise<number> {
   const pk = pkFromFlags(flags);
   return withTable(flags, async (ddb) => {
-    const record = await read(ddb, flags.table, pk);
+    const record = await read(ddb, flags.table, pk, layoutFromFlag(flags.attributes));
     if (record === undefined) {
       io.err(
         `No record for ${pk} in ${flags.table}: the key was never used in this scope, or its record expired and was deleted.`,
@@ -194,6 +202,7 @@ export async function getCommand(flags: RecordFlags & { showResult?: boolean }, 
 /** Flags of `idemkit records list`. */
 export interface ListFlags extends CommonOptions {
   readonly table: string;
+  readonly attributes?: string;
   readonly org: string;
   readonly scope?: string;
   readonly status?: string;
@@ -224,8 +233,8 @@ export async function listCommand(flags: ListFlags, io: Io): Promise<number> {
       }
       return found;
     });
+  const layout = layoutFromFlag(flags.attributes);
   const now = Date.now();
-  const names: Record<string, string> = { '#status': 'status' };
   const values: Record<string, AttributeValue> = {
     ':prefix': { S: `${org}#${scope === undefined ? '' : `${scope}#`}` },
   };
@@ -236,20 +245,29 @@ export async function listCommand(flags: ListFlags, io: Io): Promise<number> {
       values[':nowMs'] = { N: String(now) };
       alternatives.push(
         statuses.length > 1
-          ? '(#status = :ip AND leaseUntil < :nowMs)'
-          : '#status = :ip AND leaseUntil < :nowMs',
+          ? '({status} = :ip AND {leaseUntil} < :nowMs)'
+          : '{status} = :ip AND {leaseUntil} < :nowMs',
       );
     } else if (status === 'expired') {
       values[':nowS'] = { N: String(Math.floor(now / 1000)) };
-      alternatives.push('expiresAt < :nowS');
+      alternatives.push('{expiresAt} < :nowS');
     } else {
       values[`:${status}`] = { S: status };
-      alternatives.push(`#status = :${status}`);
+      alternatives.push(`{status} = :${status}`);
     }
   }
   // DynamoDB rejects redundant parentheses, so they are added only around an OR.
   const either = alternatives.length > 1 ? `(${alternatives.join(' OR ')})` : alternatives[0];
-  const filter = `begins_with(pk, :prefix)${either === undefined ? '' : ` AND ${either}`}`;
+  // In a single-table design only the items with idemkit's sort key value are records.
+  const sortKey = layout.sortKey;
+  const onlyRecords = sortKey === undefined ? '' : ' AND #sortKey = :sortKey';
+  if (sortKey !== undefined) values[':sortKey'] = keyOf('', layout)[sortKey.name] ?? { S: '' };
+  const { expressions, names } = compile(
+    layout,
+    `begins_with({pk}, :prefix)${onlyRecords}${either === undefined ? '' : ` AND ${either}`}`,
+  );
+  if (sortKey !== undefined) names['#sortKey'] = sortKey.name;
+  const filter = expressions[0];
   return withTable(flags, async (ddb) => {
     const records: IdempotencyRecord[] = [];
     let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
@@ -259,7 +277,7 @@ export async function listCommand(flags: ListFlags, io: Io): Promise<number> {
         new ScanCommand({
           TableName: flags.table,
           FilterExpression: filter,
-          ExpressionAttributeNames: alternatives.some((a) => a.includes('#status')) ? names : undefined,
+          ExpressionAttributeNames: Object.keys(names).length === 0 ? undefined : names,
           ExpressionAttributeValues: values,
           ExclusiveStartKey,
           Limit: pageSize,
@@ -270,7 +288,7 @@ export async function listCommand(flags: ListFlags, io: Io): Promise<number> {
           more = true;
           break;
         }
-        records.push(fromItem(item));
+        records.push(fromItem(item, layout));
       }
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey !== undefined && !more);
@@ -318,7 +336,7 @@ export async function listCommand(flags: ListFlags, io: Io): Promise<number> {
 export async function releaseCommand(flags: RecordFlags & { force?: boolean }, io: Io): Promise<number> {
   const pk = pkFromFlags(flags);
   return withTable(flags, async (ddb) => {
-    const record = await read(ddb, flags.table, pk);
+    const record = await read(ddb, flags.table, pk, layoutFromFlag(flags.attributes));
     if (record === undefined) {
       throw new CliError(
         `No record for ${pk} in ${flags.table}; nothing to release (check \`--org\`, \`--scope\` and \`--key\`).`,
@@ -344,19 +362,21 @@ export async function releaseCommand(flags: RecordFlags & { force?: boolean }, i
       ':attempt': { N: String(record.attempt) },
       ':createdAt': { N: String(record.createdAt) },
     };
-    let condition = '#status = :status AND attempt = :attempt AND createdAt = :createdAt';
-    if (record.leaseToken === undefined) condition += ' AND attribute_not_exists(leaseToken)';
+    let template = '{status} = :status AND {attempt} = :attempt AND {createdAt} = :createdAt';
+    if (record.leaseToken === undefined) template += ' AND attribute_not_exists({leaseToken})';
     else {
-      condition += ' AND leaseToken = :token';
+      template += ' AND {leaseToken} = :token';
       values[':token'] = { S: record.leaseToken };
     }
+    const layout = layoutFromFlag(flags.attributes);
+    const { expressions, names } = compile(layout, template);
     try {
       await ddb.send(
         new DeleteItemCommand({
           TableName: flags.table,
-          Key: { pk: { S: pk } },
-          ConditionExpression: condition,
-          ExpressionAttributeNames: { '#status': 'status' },
+          Key: keyOf(pk, layout),
+          ConditionExpression: expressions[0],
+          ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),
       );
