@@ -51,11 +51,18 @@ export function startNode(script: string, env: Record<string, string | undefined
  * @example
  * const playground = startNpm(['start'], { PORT: '0' });
  */
-export function startNpm(args: readonly string[], env: Record<string, string | undefined> = {}): NodeProcess {
+export function startNpm(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+  options: { readonly ownProcessGroup?: boolean } = {},
+): NodeProcess {
   const bin = dirname(process.execPath);
   return track(
     spawn('npm', args, {
       cwd: REPO_ROOT,
+      // A process group of its own, as a terminal gives the command it runs: a Ctrl-C there is a SIGINT to
+      // the whole group.
+      detached: options.ownProcessGroup === true,
       env: { ...process.env, ...ownStateFile(), PATH: `${bin}:${process.env.PATH ?? ''}`, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),

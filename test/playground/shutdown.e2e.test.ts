@@ -21,13 +21,17 @@ interface Started {
 }
 
 /** `npm start` exactly as a user runs it, on free ports, waited for until its banner's last line. */
-async function startPlayground(): Promise<Started> {
-  const npm = startNpm(['start'], {
-    PORT: '0',
-    PLAYGROUND_DYNAMODB_PORT: '0',
-    PLAYGROUND_SQS_PORT: '0',
-    PLAYGROUND_DYNAMODB: 'dynamodb-local',
-  });
+async function startPlayground(ownProcessGroup = false): Promise<Started> {
+  const npm = startNpm(
+    ['start'],
+    {
+      PORT: '0',
+      PLAYGROUND_DYNAMODB_PORT: '0',
+      PLAYGROUND_SQS_PORT: '0',
+      PLAYGROUND_DYNAMODB: 'dynamodb-local',
+    },
+    { ownProcessGroup },
+  );
   await npm.waitFor(/Ctrl-C stops every server/);
   const output = npm.output();
   const urls = [
@@ -89,6 +93,13 @@ describe('npm start', () => {
       expect(started.npm.output()).toContain('stopped: no server left running.');
     }, 180_000);
   }
+
+  it('stops completely on Ctrl-C: a SIGINT to the whole foreground process group, as a terminal sends it', async () => {
+    const started = await startPlayground(true);
+    process.kill(-started.npmPid, 'SIGINT');
+    await expectStoppedCompletely(started);
+    expect(started.npm.output()).toContain('stopped: no server left running.');
+  }, 180_000);
 
   it('stops completely when its parent dies (npm killed with SIGKILL)', async () => {
     const started = await startPlayground();
