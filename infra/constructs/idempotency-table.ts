@@ -5,6 +5,13 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { assertValidName } from '../../src/core/keys.js';
 import type { AttributeNames } from '../../src/stores/dynamodb-item.js';
+import {
+  buildGlobalTable,
+  checkGlobalTableProps,
+  type GlobalTableProps,
+  replicaArn,
+} from './global-table.js';
+import { IdempotencySweep } from './idempotency-sweep.js';
 
 /**
  * The item actions one idempotent invocation needs: claim (Put), read on wait (Get), complete and renew
@@ -32,7 +39,7 @@ export const RECORD_KEY_ACTIONS = [
  * @example
  * { tableName: 'idemkit-prod-idempotency', encryptionKey: key }
  */
-export interface IdempotencyTableProps {
+export interface IdempotencyTableProps extends GlobalTableProps {
   /**
    * The table's name. Give one when something outside the stack (a local playground, a CLI) must know it.
    * @default - a name CloudFormation generates
@@ -131,8 +138,8 @@ export class IdempotencyTable extends Construct implements IIdempotencyTable {
     return new ImportedIdempotencyTable(table.tableName, table.tableArn, encryptionKey);
   }
 
-  /** The underlying table, for what these props do not cover (alarms, a resource policy). */
-  readonly table: dynamodb.Table;
+  /** The underlying table, for what these props do not cover (alarms, a resource policy); a `TableV2` with replicas. */
+  readonly table: dynamodb.Table | dynamodb.TableV2;
   readonly tableName: string;
   readonly tableArn: string;
   readonly encryptionKey?: kms.IKey;
@@ -142,6 +149,9 @@ export class IdempotencyTable extends Construct implements IIdempotencyTable {
   readonly sortKeyName?: string;
   /** The TTL attribute (the record field `expiresAt`). */
   readonly timeToLiveAttribute: string;
+  /** The scheduled sweep, on a multi-Region strongly consistent table (no TTL there). */
+  readonly sweep?: IdempotencySweep;
+  readonly #replicaArns: readonly string[] = [];
 
   constructor(scope: Construct, id: string, props: IdempotencyTableProps = {}) {
     super(scope, id);
@@ -154,6 +164,30 @@ export class IdempotencyTable extends Construct implements IIdempotencyTable {
         );
       }
       this.sortKeyName = props.sortKey;
+    }
+    if ((props.replicaRegions ?? []).length > 0) {
+      // Past one Region (docs/protocol.md section 11): a global table, MRSC unless eventual is accepted with a reason.
+      const mode = checkGlobalTableProps(this, props);
+      const global = buildGlobalTable(
+        this,
+        { ...props, partitionKeyName: this.partitionKeyName, timeToLiveAttribute: this.timeToLiveAttribute },
+        mode,
+      );
+      this.table = global;
+      this.tableName = global.tableName;
+      this.tableArn = global.tableArn;
+      this.#replicaArns = (props.replicaRegions ?? []).map((region) =>
+        replicaArn(this, global.tableName, region),
+      );
+      if (mode === 'strong') {
+        this.sweep = new IdempotencySweep(this, 'Sweep', {
+          tableName: global.tableName,
+          tableArn: global.tableArn,
+          every: props.sweepEvery,
+          attributes: props.attributes,
+        });
+      }
+      return;
     }
     this.table = new dynamodb.Table(this, 'Table', {
       ...(props.tableName === undefined ? {} : { tableName: props.tableName }),
@@ -178,11 +212,18 @@ export class IdempotencyTable extends Construct implements IIdempotencyTable {
   }
 
   grantRecords(grantee: iam.IGrantable): iam.Grant {
-    return grantOnRecords(grantee, this.tableArn, this.encryptionKey);
+    // A global table: the same actions on every replica, since a function may run in any of its Regions.
+    return this.#replicaArns.reduce(
+      (grant, arn) => grant.combine(grantOnRecords(grantee, arn, undefined)),
+      grantOnRecords(grantee, this.tableArn, this.encryptionKey),
+    );
   }
 
   grantRecordsForOrg(grantee: iam.IGrantable, org: string): iam.Grant {
-    return grantOnRecordsForOrg(grantee, this.tableArn, this.encryptionKey, org);
+    return this.#replicaArns.reduce(
+      (grant, arn) => grant.combine(grantOnRecordsForOrg(grantee, arn, undefined, org)),
+      grantOnRecordsForOrg(grantee, this.tableArn, this.encryptionKey, org),
+    );
   }
 }
 

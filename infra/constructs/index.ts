@@ -18,6 +18,12 @@ export {
   type IdempotencyEdgeFunctionProps,
 } from './idempotency-edge-function.js';
 export {
+  type GlobalTableProps,
+  MRSC_REGION_SETS,
+  type MultiRegionConsistencyMode,
+} from './global-table.js';
+export { IdempotencySweep, type IdempotencySweepProps, SWEEP_ACTIONS } from './idempotency-sweep.js';
+export {
   IdempotencyTable,
   type IdempotencyTableProps,
   type IIdempotencyTable,

@@ -65,7 +65,6 @@ export class OrdersEdgeStack extends Stack {
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: `idemkit ${settings.stage}: POST /orders answered at the edge when the origin already did`,
       defaultBehavior: this.edge.behavior(new origins.HttpOrigin(originDomainName)),
-      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
     });
     new CfnOutput(this, 'DistributionDomainName', {
       value: this.distribution.distributionDomainName,

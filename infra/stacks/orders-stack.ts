@@ -17,7 +17,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { IdempotencyDashboard, IdempotencyTable, JobQueue } from '../constructs/index.js';
-import type { StageSettings } from '../stages.js';
+import type { LayoutSettings, StageSettings } from '../stages.js';
 
 /** An issuer that cannot sign anything: synth works without one, a deploy must be given the real one. */
 export const PLACEHOLDER_JWT_ISSUER = 'https://issuer.invalid/';
@@ -41,6 +41,11 @@ export interface OrdersStackProps extends StackProps {
    * @default ['idemkit-orders']
    */
   readonly jwtAudience?: readonly string[];
+  /**
+   * Where the stage runs beyond one Region (`layoutSettings('global')`): the table's replicas and how they agree.
+   * @default - one Region
+   */
+  readonly layout?: LayoutSettings;
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -73,7 +78,18 @@ export class OrdersStack extends Stack {
       );
     }
 
-    this.table = new IdempotencyTable(this, 'Idempotency', { tableName: settings.table.tableName });
+    const replicas = props.layout?.replicas;
+    this.table = new IdempotencyTable(this, 'Idempotency', {
+      tableName: settings.table.tableName,
+      // Past one Region: MRSC, no TTL, the sweep scheduled (docs/protocol.md section 11).
+      ...(replicas === undefined
+        ? {}
+        : {
+            replicaRegions: replicas.regions,
+            multiRegionConsistency: replicas.consistency,
+            ...(replicas.witnessRegion === undefined ? {} : { witnessRegion: replicas.witnessRegion }),
+          }),
+    });
     this.jobs = new JobQueue(this, 'InvoiceJobs', {
       queueName: settings.jobs.queueName,
       deadLetterQueueName: settings.jobs.deadLetterQueueName,
