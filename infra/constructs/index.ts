@@ -12,16 +12,21 @@ export {
   type DynamoDBStreamJobSourceProps,
 } from './dynamodb-stream-job-source.js';
 export {
+  type GlobalTableProps,
+  MRSC_REGION_SETS,
+  type MultiRegionConsistencyMode,
+} from './global-table.js';
+export {
+  type DashboardMode,
+  IdempotencyDashboard,
+  type IdempotencyDashboardProps,
+} from './idempotency-dashboard.js';
+export {
   EDGE_FUNCTION_LIMITS,
   EDGE_RECORD_ACTIONS,
   IdempotencyEdgeFunction,
   type IdempotencyEdgeFunctionProps,
 } from './idempotency-edge-function.js';
-export {
-  type GlobalTableProps,
-  MRSC_REGION_SETS,
-  type MultiRegionConsistencyMode,
-} from './global-table.js';
 export { IdempotencySweep, type IdempotencySweepProps, SWEEP_ACTIONS } from './idempotency-sweep.js';
 export {
   IdempotencyTable,
@@ -37,11 +42,6 @@ export {
   type JobQueueProps,
   VISIBILITY_TO_TIMEOUT_RATIO,
 } from './job-queue.js';
-export {
-  type DashboardMode,
-  IdempotencyDashboard,
-  type IdempotencyDashboardProps,
-} from './idempotency-dashboard.js';
 export { DEFAULT_KAFKA_POLLERS, KafkaJobSource, type KafkaJobSourceProps } from './kafka-job-source.js';
 export { KinesisJobSource, type KinesisJobSourceProps } from './kinesis-job-source.js';
 export {
