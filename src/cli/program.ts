@@ -207,7 +207,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
       program
         .command('doctor')
         .description(
-          'Check a deployment: key schema, TTL, PITR, stuck and expired records, DLQ depth and age.',
+          'Check a deployment: key schema, Regions and consistency, TTL or sweep, PITR, stuck and expired records, DLQ depth and age.',
         )
         .option('--table <name>', 'the idempotency table (required)')
         .option('--queue <queue>', 'the job queue; checks it redrives into --dlq')
@@ -218,6 +218,11 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
           '15',
         )
         .option('--max-dlq-depth <n>', 'messages allowed in the DLQ before the check fails', '0')
+        .option(
+          '--sweep-every <minutes>',
+          'how often the sweep runs on an MRSC table (no TTL); expired records older than two periods fail',
+          '60',
+        )
         .option(
           '--attributes <json|file>',
           'attribute names and sort key of an existing table, as DynamoDBStore takes them (default: pk, expiresAt, ...)',

@@ -22,6 +22,7 @@ import {
 import { CliError, ExitCode, explainAwsError } from '../errors.js';
 import { formatDuration, type Io, integerFlag } from '../io.js';
 import { parseRedrive } from './dlq.js';
+import { checkRegions, checkSweep } from './doctor-regions.js';
 
 /** The outcome of one check: `skip` when the server cannot answer it (DynamoDB Local has no PITR). */
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
@@ -46,6 +47,8 @@ export interface DoctorFlags extends CommonOptions {
   readonly sqsEndpoint?: string;
   /** The table's attribute names and sort key (`--attributes`), JSON or a JSON file. */
   readonly attributes?: string;
+  /** How often the sweep runs on a table without TTL (MRSC), in minutes. */
+  readonly sweepEvery?: string;
 }
 
 /** TTL deletes expired items within about 48 hours; older expired records mean TTL is not working. */
@@ -58,6 +61,7 @@ const TTL_LAG_S = 48 * 3600;
 export async function doctorCommand(flags: DoctorFlags, io: Io): Promise<number> {
   const stuckAfterMin = integerFlag('--stuck-after', flags.stuckAfter, 0) ?? 15;
   const maxDepth = integerFlag('--max-dlq-depth', flags.maxDlqDepth, 0) ?? 0;
+  const sweepEveryMin = integerFlag('--sweep-every', flags.sweepEvery, 1) ?? 60;
   if (flags.queue !== undefined && flags.dlq === undefined) {
     throw new CliError(
       'Expected `--dlq` with `--queue`: the doctor checks that the queue redrives into it; pass `--dlq <queue>`.',
@@ -70,7 +74,16 @@ export async function doctorCommand(flags: DoctorFlags, io: Io): Promise<number>
     const layout = layoutFromFlag(flags.attributes);
     const tableOk = await checkTable(ddb, flags.table, layout, checks);
     if (tableOk) {
-      await checkTtl(ddb, flags.table, layout, checks);
+      // Past one Region (docs/protocol.md section 11): MRSC tables have no TTL, the sweep stands in for it.
+      const regions = await checkRegions(ddb, flags.table, target.region, checks);
+      if (regions === 'strong') {
+        checks.push({
+          name: 'ttl',
+          status: 'skip',
+          detail: 'multi-Region strongly consistent tables have no TTL; the sweep deletes expired records.',
+        });
+        await checkSweep(ddb, flags.table, layout, sweepEveryMin, checks);
+      } else await checkTtl(ddb, flags.table, layout, checks);
       await checkPitr(ddb, flags.table, checks);
       await checkRecords(ddb, flags.table, layout, stuckAfterMin, checks);
     }
