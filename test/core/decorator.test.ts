@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
 import { transform } from 'esbuild';
@@ -22,6 +22,7 @@ import { recordingTelemetry } from './recording-telemetry.js';
 const { client, control } = faultyClient();
 let store: DynamoDBStore;
 let fixture: typeof Fixture;
+const lowered = new URL(`../../.cache/decorator-test/fixture-${process.pid}.mjs`, import.meta.url);
 
 /**
  * Loads decorator-fixture.ts with its standard decorators lowered by esbuild (Vitest's transform leaves them in
@@ -38,18 +39,19 @@ async function loadFixture(): Promise<typeof Fixture> {
     /from "(\.{1,2}\/[^"]+)"/g,
     (_match, path: string) => `from "${new URL(path, source).pathname}"`,
   );
-  const folder = new URL('../../.cache/decorator-test/', import.meta.url);
-  mkdirSync(folder, { recursive: true });
-  const file = new URL(`fixture-${process.pid}.mjs`, folder);
-  writeFileSync(file, absolute);
-  return (await import(file.pathname)) as typeof Fixture;
+  mkdirSync(new URL('./', lowered), { recursive: true });
+  writeFileSync(lowered, absolute);
+  return (await import(lowered.pathname)) as typeof Fixture;
 }
 
 beforeAll(async () => {
   store = new DynamoDBStore({ tableName: await createIdempotencyTable(client, 'decorator'), client });
   fixture = await loadFixture();
 });
-afterAll(() => client.destroy());
+afterAll(() => {
+  client.destroy();
+  rmSync(lowered, { force: true });
+});
 beforeEach(() => control.reset());
 
 let ids = 0;
