@@ -197,7 +197,11 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
         .option('--dry-run', 'count what would be deleted, delete nothing', false)
         .option('--rate <n>', 'deletes per second at most', '50')
         .option('--page-size <n>', 'items each Scan page reads', '250')
-        .option('--max-minutes <n>', 'stop after this long; run again to go on (default: to the end)'),
+        .option('--max-minutes <n>', 'stop after this long; run again to go on (default: to the end)')
+        .option(
+          '--attributes <json|file>',
+          'attribute names and sort key of an existing table, as DynamoDBStore takes them (default: pk, expiresAt, ...)',
+        ),
     ),
     'idemkit records sweep --table idempotency --dry-run',
   ).action(wrap(async (flags) => (await recordCommands()).sweepCommand(flags, io)));

@@ -36,6 +36,11 @@ export interface SweepOptions {
    */
   readonly sortKey?: SortKey;
   /**
+   * The layout already resolved (`itemLayout(attributes, sortKey)`); wins over `attributes` and `sortKey`.
+   * @default - resolved from `attributes` and `sortKey`
+   */
+  readonly layout?: ItemLayout;
+  /**
    * Items read per Scan page.
    * @default 250
    */
@@ -103,7 +108,7 @@ export async function sweepExpiredRecords(options: SweepOptions): Promise<SweepS
     throw new RangeError(`Expected \`maxDeletesPerSecond\` to be above 0, got ${rate}.`);
   }
   const dryRun = options.dryRun === true;
-  const layout = itemLayout(options.attributes, options.sortKey);
+  const layout = options.layout ?? itemLayout(options.attributes, options.sortKey);
   const { pk: pkName, expiresAt: expiresName } = layout.names;
   const sortName = layout.sortKey?.name;
   const attributeNames: Record<string, string> = { '#pk': pkName, '#expiresAt': expiresName };

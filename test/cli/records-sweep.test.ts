@@ -1,4 +1,4 @@
-import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { run } from '../../src/cli/program.js';
 import { recordKey } from '../../src/core/keys.js';
@@ -90,5 +90,57 @@ describe('idemkit records sweep', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/deleted 2/);
     expect(await count(other)).toBe(1);
+  });
+});
+
+describe('idemkit records sweep on an existing table', () => {
+  it('reads the attribute names and sort key from --attributes', async () => {
+    const name = `cli-sweep-single-${Date.now()}`;
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        AttributeDefinitions: [
+          { AttributeName: 'PK', AttributeType: 'S' },
+          { AttributeName: 'SK', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'PK', KeyType: 'HASH' },
+          { AttributeName: 'SK', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    for (const sk of ['IDEMPOTENCY', 'ORDER'])
+      await client.send(
+        new PutItemCommand({
+          TableName: name,
+          Item: { PK: { S: 'acme#charge#a' }, SK: { S: sk }, ttl: { N: String(nowS - 60) } },
+        }),
+      );
+    const attributes = JSON.stringify({
+      pk: 'PK',
+      expiresAt: 'ttl',
+      sortKey: { name: 'SK', value: 'IDEMPOTENCY' },
+    });
+    const io = memoryIo();
+    const code = await run(
+      [
+        'records',
+        'sweep',
+        '--table',
+        name,
+        '--endpoint',
+        endpoint,
+        '--yes',
+        '--json',
+        '--attributes',
+        attributes,
+      ],
+      io,
+    );
+    expect(io.stderrLines).toEqual([]);
+    expect(code).toBe(0);
+    expect(JSON.parse(io.stdout.join(''))).toMatchObject({ scanned: 2, expired: 1, deleted: 1 });
+    expect(await count(name)).toBe(1);
   });
 });

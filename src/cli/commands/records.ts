@@ -410,6 +410,8 @@ export interface SweepFlags extends CommonOptions {
   readonly rate: string;
   readonly pageSize: string;
   readonly maxMinutes?: string;
+  /** The table's attribute names and sort key (`--attributes`), JSON or a JSON file. */
+  readonly attributes?: string;
 }
 
 /**
@@ -422,6 +424,7 @@ export async function sweepCommand(flags: SweepFlags, io: Io): Promise<number> {
   const pageSize = integerFlag('--page-size', flags.pageSize, 1, 1000) ?? 250;
   const maxMinutes = integerFlag('--max-minutes', flags.maxMinutes, 1);
   const dryRun = flags.dryRun === true;
+  const layout = layoutFromFlag(flags.attributes);
   if (!dryRun) {
     await confirm(
       io,
@@ -437,6 +440,7 @@ export async function sweepCommand(flags: SweepFlags, io: Io): Promise<number> {
       summary = await sweepExpiredRecords({
         client: ddb,
         tableName: flags.table,
+        layout,
         dryRun,
         maxDeletesPerSecond: rate,
         pageSize,
