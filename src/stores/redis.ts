@@ -193,6 +193,18 @@ export class RedisStore implements Store {
     return fields === undefined ? undefined : fromFields(fields);
   }
 
+  /**
+   * Many records at once: one read script per key, all sent together (one key per script keeps it cluster-safe; the
+   * clients pipeline commands sent in the same tick, so this costs about one round trip).
+   */
+  async getMany(pks: readonly string[]): Promise<ReadonlyMap<string, IdempotencyRecord>> {
+    const unique = [...new Set(pks)];
+    const records = await Promise.all(unique.map((pk) => this.get(pk)));
+    const found = new Map<string, IdempotencyRecord>();
+    for (const record of records) if (record !== undefined) found.set(record.pk, record);
+    return found;
+  }
+
   async complete(pk: string, leaseToken: string, update: CompletionUpdate): Promise<boolean> {
     const pairs = [
       'status',
