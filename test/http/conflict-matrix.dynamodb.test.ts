@@ -2,10 +2,14 @@
  * The conflict matrix of docs/consistency.md, row by row, through the public API on DynamoDB Local: a
  * versioned orders resource behind `httpPreconditions` and `httpIdempotency`, as a team would deploy it.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { recordKey } from '../../src/core/keys.js';
+import { RecordStatus } from '../../src/core/types.js';
 import { httpIdempotency } from '../../src/http/index.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 import { etagOf, httpPreconditions, ifMatchVersion, versionedWrite } from '../../src/versioning/index.js';
@@ -143,8 +147,12 @@ describe('the conflict matrix (docs/consistency.md)', () => {
     await created(order);
     const key = newKey();
     const first = put(order, { key, ifMatch: '"1"' });
-    let duplicate = await put(order, { key, ifMatch: '"1"' });
-    while (duplicate.statusCode !== 409) duplicate = await put(order, { key, ifMatch: '"1"' });
+    // Send the duplicate only once the first holds its lease (read from the table), however slow the machine.
+    const idempotency = new DynamoDBStore({ tableName: idempotencyTable, client });
+    const pk = recordKey('acme', 'update-order', key);
+    while ((await idempotency.get(pk))?.status !== RecordStatus.InProgress) await sleep(10);
+    const duplicate = await put(order, { key, ifMatch: '"1"' });
+    expect(duplicate.statusCode).toBe(409);
     expect(Number(header(duplicate as never, 'retry-after'))).toBeGreaterThanOrEqual(1);
     expect(problemOf(duplicate as never).type).toMatch(/request-in-progress$/);
     hold.open();

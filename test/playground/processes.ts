@@ -31,7 +31,13 @@ const running = new Set<NodeProcess>();
  * `.cache/playground/state.json`, which belongs to a `npm start` the developer may be running beside.
  */
 function ownStateFile(): Record<string, string> {
-  return { PLAYGROUND_STATE_FILE: join(tmpdir(), `idemkit-playground-${randomUUID()}.json`) };
+  return {
+    PLAYGROUND_STATE_FILE: join(tmpdir(), `idemkit-playground-${randomUUID()}.json`),
+    // Free ports unless a test names its own: test files run side by side, and the defaults (8000, 9324) are
+    // the README's, for one `npm start` at a time.
+    PLAYGROUND_DYNAMODB_PORT: '0',
+    PLAYGROUND_SQS_PORT: '0',
+  };
 }
 
 /** Starts a script of this repository under tsx, as `npm start` / `npm run demo` do. */
