@@ -264,8 +264,12 @@ export class IdempotencyEngine {
     facts: SignalFacts,
   ): Promise<Lease | undefined> {
     const token = record.leaseToken as string;
-    const leaseUntil = this.now() + this.#leaseMs(input.remainingTimeMs);
-    const renewed = await this.#call('renew', facts, () => this.store.renew(record.pk, token, leaseUntil));
+    const nowMs = this.now();
+    const leaseUntil = nowMs + this.#leaseMs(input.remainingTimeMs);
+    const expiresAt = Math.max(record.expiresAt, this.#expiresAt(nowMs));
+    const renewed = await this.#call('renew', facts, () =>
+      this.store.renew(record.pk, token, leaseUntil, expiresAt),
+    );
     if (!renewed) return undefined;
     return {
       pk: record.pk,
@@ -274,7 +278,7 @@ export class IdempotencyEngine {
       org: record.org,
       scope: record.scope,
       fingerprint: record.fingerprint,
-      expiresAt: record.expiresAt,
+      expiresAt,
       createdAt: record.createdAt,
       attempt: record.attempt,
       owner: record.owner,
@@ -396,15 +400,24 @@ export class IdempotencyEngine {
    */
   async renew(lease: Lease, remainingTimeMs?: number): Promise<Lease | undefined> {
     const facts = this.#leaseFacts(lease);
-    const leaseUntil = this.now() + this.#leaseMs(remainingTimeMs);
+    const nowMs = this.now();
+    const leaseUntil = nowMs + this.#leaseMs(remainingTimeMs);
+    // The record's lifetime moves with the lease, so a live lease never outlives it: an expired record is
+    // claimable, and a TTL would delete it under its running owner (found by the model-based test).
+    const expiresAt = Math.max(lease.expiresAt, this.#expiresAt(nowMs));
     const renewed = await this.#call('renew', facts, () =>
-      this.store.renew(lease.pk, lease.token, leaseUntil),
+      this.store.renew(lease.pk, lease.token, leaseUntil, expiresAt),
     );
     if (!renewed) {
       this.telemetry.emit(Signal.LeaseLost, { ...facts, detail: { during: 'renew' } });
       return undefined;
     }
-    return { ...lease, leaseUntil };
+    return { ...lease, leaseUntil, expiresAt };
+  }
+
+  /** A record's end of life, epoch seconds, counted from `nowMs`. */
+  #expiresAt(nowMs: number): number {
+    return Math.floor(nowMs / 1000) + this.settings.expiresAfterSeconds;
   }
 
   /** The lease length of docs/protocol.md section 3: `min(lockTtl, remaining time)`; 0 ms left is a value. */
@@ -427,7 +440,7 @@ export class IdempotencyEngine {
       org: input.org,
       scope: input.scope,
       fingerprint: input.fingerprint,
-      expiresAt: Math.floor(nowMs / 1000) + this.settings.expiresAfterSeconds,
+      expiresAt: this.#expiresAt(nowMs),
       createdAt: nowMs,
       attempt: (lastSeen?.attempt ?? 0) + 1,
       owner: input.owner,

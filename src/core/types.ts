@@ -109,6 +109,9 @@ export interface Store {
   complete(pk: string, leaseToken: string, update: CompletionUpdate): Promise<boolean>;
   /** Deletes the record, conditional on `leaseToken`. */
   release(pk: string, leaseToken: string): Promise<boolean>;
-  /** Pushes `leaseUntil` (epoch ms), conditional on `leaseToken`. */
-  renew(pk: string, leaseToken: string, leaseUntil: number): Promise<boolean>;
+  /**
+   * Pushes `leaseUntil` (epoch ms), conditional on `leaseToken`; with `expiresAt` (epoch s), also the record's
+   * lifetime (and the server's TTL where the store keeps one), so a live lease never outlives its record.
+   */
+  renew(pk: string, leaseToken: string, leaseUntil: number, expiresAt?: number): Promise<boolean>;
 }

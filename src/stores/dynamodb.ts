@@ -207,8 +207,9 @@ export class DynamoDBStore implements Store {
     );
   }
 
-  async renew(pk: string, leaseToken: string, leaseUntil: number): Promise<boolean> {
-    const { expressions, names } = compile(this.layout, 'SET {leaseUntil} = :leaseUntil', OWNED);
+  async renew(pk: string, leaseToken: string, leaseUntil: number, expiresAt?: number): Promise<boolean> {
+    const sets = expiresAt === undefined ? '' : ', {expiresAt} = :expiresAt';
+    const { expressions, names } = compile(this.layout, `SET {leaseUntil} = :leaseUntil${sets}`, OWNED);
     return this.#fenced(
       new UpdateItemCommand({
         TableName: this.tableName,
@@ -220,6 +221,7 @@ export class DynamoDBStore implements Store {
           ':token': { S: leaseToken },
           ':inProgress': { S: 'IN_PROGRESS' },
           ':leaseUntil': { N: String(leaseUntil) },
+          ...(expiresAt === undefined ? {} : { ':expiresAt': { N: String(expiresAt) } }),
         },
       }),
     );

@@ -51,10 +51,10 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  async renew(pk: string, leaseToken: string, leaseUntil: number): Promise<boolean> {
+  async renew(pk: string, leaseToken: string, leaseUntil: number, expiresAt?: number): Promise<boolean> {
     const existing = this.#owned(pk, leaseToken);
     if (existing === undefined) return false;
-    this.#records.set(pk, { ...existing, leaseUntil });
+    this.#records.set(pk, { ...existing, leaseUntil, ...(expiresAt === undefined ? {} : { expiresAt }) });
     return true;
   }
 

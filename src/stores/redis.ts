@@ -81,8 +81,12 @@ return 1`);
 const RELEASE = lua(`${OWNED}redis.call('DEL', KEYS[1])
 return 1`);
 
-// ARGV: leaseToken, leaseUntil.
+// ARGV: leaseToken, leaseUntil, then (optionally) expiresAt and its ttlMs: the record lives as long as the lease.
 const RENEW = lua(`${OWNED}redis.call('HSET', KEYS[1], 'leaseUntil', ARGV[2])
+if ARGV[3] then
+  redis.call('HSET', KEYS[1], 'expiresAt', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
 return 1`);
 
 const GET = lua(`return redis.call('HGETALL', KEYS[1])`);
@@ -228,8 +232,9 @@ export class RedisStore implements Store {
     return isOne(await this.#run(RELEASE, pk, [leaseToken]));
   }
 
-  async renew(pk: string, leaseToken: string, leaseUntil: number): Promise<boolean> {
-    return isOne(await this.#run(RENEW, pk, [leaseToken, String(leaseUntil)]));
+  async renew(pk: string, leaseToken: string, leaseUntil: number, expiresAt?: number): Promise<boolean> {
+    const lifetime = expiresAt === undefined ? [] : [String(expiresAt), ttlMs(expiresAt, Date.now())];
+    return isOne(await this.#run(RENEW, pk, [leaseToken, String(leaseUntil), ...lifetime]));
   }
 }
 

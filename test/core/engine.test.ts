@@ -199,6 +199,27 @@ describe('lease takeover', () => {
     expect((await store.get(lease.pk))?.status).toBe('COMPLETED');
   });
 
+  it("keeps a renewed lease live past the record's first lifetime: nobody claims a record whose owner runs", async () => {
+    const time = manualClock();
+    const owner = makeEngine({ lockTtlSeconds: 1, expiresAfterSeconds: 5, clock: time.clock });
+    const newcomer = makeEngine({
+      lockTtlSeconds: 1,
+      expiresAfterSeconds: 5,
+      waitBudgetMs: 0,
+      clock: time.clock,
+    });
+    const request = input();
+    let lease = leaseOf(await owner.engine.begin(request));
+    // The owner runs for 8 s, renewing as its keeper would: three lifetimes of 5 s would have ended meanwhile.
+    for (let step = 0; step < 10; step++) {
+      time.advance(800);
+      lease = (await owner.engine.renew(lease)) ?? lease;
+    }
+    expect(await newcomer.engine.begin(request)).toMatchObject({ kind: 'in_progress' });
+    expect(await owner.engine.complete(lease, 'done')).toBe(true);
+    expect(owner.telemetry.names()).not.toContain('lease_lost');
+  });
+
   it('does not let anyone take over a lease that has not ended', async () => {
     const time = manualClock();
     const { engine } = makeEngine({ lockTtlSeconds: 1, waitBudgetMs: 0, clock: time.clock });

@@ -243,6 +243,22 @@ export function storeContract(name: string, makeStore: () => Store): void {
         expect(await store.get(record.pk)).toStrictEqual({ ...record, leaseUntil: NOW_MS + 90_000 });
       });
 
+      it("renews the record's lifetime with the lease when asked, so a live lease never outlives its record", async () => {
+        const store = makeStore();
+        const record = claimRecord({ expiresAt: NOW_S + 5 });
+        await store.claim(record, { nowMs: NOW_MS });
+        expect(await store.renew(record.pk, record.leaseToken ?? '', NOW_MS + 90_000, NOW_S + 7200)).toBe(
+          true,
+        );
+        expect(await store.get(record.pk)).toMatchObject({
+          leaseUntil: NOW_MS + 90_000,
+          expiresAt: NOW_S + 7200,
+        });
+        // Past the first lifetime, the renewed record is still a live lease, not a claimable expired record.
+        const late = await store.claim(claimRecord({ pk: record.pk }), { nowMs: NOW_MS + 60_000 });
+        expect(late.claimed).toBe(false);
+      });
+
       it('marks a record FAILED through complete, with no result', async () => {
         const store = makeStore();
         const record = claimRecord();
