@@ -131,6 +131,12 @@ describe('idemkit doctor reads the replicas and the consistency mode', () => {
     expect(check('sweep')?.fix).toMatch(/idemkit records sweep --table strong/);
   });
 
+  it('points lingering expired records on an MRSC table at the sweep, not at TTL', async () => {
+    const { check } = await doctor('strong', [{ expiresAt: nowS - 3 * 86_400 }]);
+    expect(check('expired records')).toMatchObject({ status: 'fail' });
+    expect(check('expired records')?.fix).toMatch(/no TTL: schedule the sweep/);
+  });
+
   it('takes the sweep period from --sweep-every', async () => {
     const { check } = await doctor('strong', [{ expiresAt: nowS - 3 * 3600 }], ['--sweep-every', '120']);
     expect(check('sweep')).toMatchObject({ status: 'pass' });

@@ -86,6 +86,7 @@ export async function doctorCommand(flags: DoctorFlags, io: Io): Promise<number>
       } else await checkTtl(ddb, flags.table, layout, checks);
       await checkPitr(ddb, flags.table, checks);
       await checkRecords(ddb, flags.table, layout, stuckAfterMin, checks);
+      if (regions === 'strong') withoutTtl(checks);
     }
   } catch (error) {
     throw explainAwsError(error, target);
@@ -125,6 +126,17 @@ export async function doctorCommand(flags: DoctorFlags, io: Io): Promise<number>
     );
   }
   return failed === 0 ? ExitCode.Ok : ExitCode.Incomplete;
+}
+
+/** On an MRSC table the fix for lingering expired records is the sweep, not TTL, which it cannot have. */
+function withoutTtl(checks: Check[]): void {
+  const index = checks.findIndex((check) => check.name === 'expired records' && check.status === 'fail');
+  const check = checks[index];
+  if (check === undefined) return;
+  checks[index] = {
+    ...check,
+    fix: 'MRSC tables have no TTL: schedule the sweep or run `idemkit records sweep` (see the sweep check)',
+  };
 }
 
 async function checkTable(
