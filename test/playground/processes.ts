@@ -181,7 +181,10 @@ export function processTree(root: number): number[] {
       // The command may hold spaces or parentheses: the fields after the last ')' are fixed.
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] !== 'Z') parents.set(Number(entry), Number(fields[1]));
+      if (fields[0] !== 'Z') {
+        parents.set(Number(entry), Number(fields[1]));
+        startTimes.set(Number(entry), fields[19] ?? '');
+      }
     } catch {
       // exited while listing
     }
@@ -193,11 +196,21 @@ export function processTree(root: number): number[] {
   return tree.filter((pid) => parents.has(pid));
 }
 
-/** Whether `pid` is a live process (a zombie, already exited but not yet reaped, counts as gone). */
+// When each process a tree listed started (clock ticks since boot): on a busy machine pids are reused within
+// minutes (pid_max may be 32768), and a new process under an old pid is not the one a test waits on.
+const startTimes = new Map<number, string>();
+
+/**
+ * Whether `pid` is a live process (a zombie, already exited but not yet reaped, counts as gone), and the same
+ * process a tree listed under that pid.
+ */
 export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const started = startTimes.get(pid);
+    if (started !== undefined && fields[19] !== started) return false;
+    return fields[0] !== 'Z';
   } catch {
     return false;
   }

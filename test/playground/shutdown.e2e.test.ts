@@ -42,6 +42,9 @@ async function startPlayground(ownProcessGroup = false): Promise<Started> {
   const npmPid = npm.child.pid ?? 0;
   const tree = processTree(npmPid);
   const nodePid = tree.find((pid) => commandOf(pid).includes('playground/main.ts')) ?? 0;
+  // A pid of 0 would signal the test's own process group: fail instead.
+  expect(npmPid, 'npm pid').toBeGreaterThan(0);
+  expect(nodePid, `node pid among ${tree.map(commandOf).join(' | ')}`).toBeGreaterThan(0);
   return { npm, npmPid, nodePid, tree, urls };
 }
 
