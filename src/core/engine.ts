@@ -138,13 +138,7 @@ export class IdempotencyEngine {
    */
   async begin(input: BeginInput): Promise<Decision> {
     const pk = recordKey(input.org, input.scope, input.key);
-    const facts: SignalFacts = {
-      mode: this.mode,
-      scope: input.scope,
-      org: input.org,
-      keyDigest: digestOf(pk),
-      correlationId: input.correlationId,
-    };
+    const facts = this.#facts(input.org, input.scope, pk, input.correlationId);
     const startedAt = this.now();
     const cached = this.#cache?.get(pk, startedAt);
     if (cached !== undefined) return this.#report(this.#decide(cached, input.fingerprint, true), facts, 0);
@@ -219,13 +213,7 @@ export class IdempotencyEngine {
     input: Pick<BeginInput, 'org' | 'scope' | 'key' | 'fingerprint' | 'correlationId'>,
   ): Promise<Exclude<Decision, { kind: 'execute' }> | undefined> {
     const pk = recordKey(input.org, input.scope, input.key);
-    const facts: SignalFacts = {
-      mode: this.mode,
-      scope: input.scope,
-      org: input.org,
-      keyDigest: digestOf(pk),
-      correlationId: input.correlationId,
-    };
+    const facts = this.#facts(input.org, input.scope, pk, input.correlationId);
     const cached = this.#cache?.get(pk, this.now());
     const record = cached ?? (await this.#call('get', facts, () => this.store.get(pk)));
     if (record === undefined || isClaimable(record, { nowMs: this.now() })) return undefined;
@@ -498,13 +486,12 @@ export class IdempotencyEngine {
   }
 
   #leaseFacts(lease: Lease, correlationId?: string): SignalFacts {
-    return {
-      mode: this.mode,
-      scope: lease.scope,
-      org: lease.org,
-      keyDigest: digestOf(lease.pk),
-      correlationId,
-    };
+    return this.#facts(lease.org, lease.scope, lease.pk, correlationId);
+  }
+
+  /** What every signal about one record carries: never the raw key, only its digest. */
+  #facts(org: string, scope: string, pk: string, correlationId: string | undefined): SignalFacts {
+    return { mode: this.mode, scope, org, keyDigest: digestOf(pk), correlationId };
   }
 
   /**
