@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { IdempotencyCorruptRecordError } from '../core/errors.js';
-import { type IdempotencyRecord, RecordStatus, ResultDroppedReason } from '../core/types.js';
+import { assembleRecord, type FieldReader } from '../core/record-read.js';
+import type { IdempotencyRecord } from '../core/types.js';
 
 /**
  * How a record is laid out as a DynamoDB item (docs/protocol.md section 2): the one place that knows the
@@ -178,58 +178,30 @@ export function toItem(record: IdempotencyRecord, layout: ItemLayout = DEFAULT_L
 export function fromItem(item: Item, layout: ItemLayout = DEFAULT_LAYOUT): IdempotencyRecord {
   const problems: string[] = [];
   // Problems are named by the table's attribute names, which is what an operator sees in the item.
-  const number = (field: RecordField, required: boolean) => {
-    const name = layout.names[field];
-    const raw = item[name]?.N;
-    if (raw === undefined || !Number.isFinite(Number(raw))) {
-      if (required || item[name] !== undefined) problems.push(name);
-      return undefined;
-    }
-    return Number(raw);
-  };
-  const string = (field: RecordField, required: boolean) => {
-    const name = layout.names[field];
-    const value = item[name]?.S;
-    if (value === undefined && (required || item[name] !== undefined)) problems.push(name);
-    return value;
+  const reader: FieldReader = {
+    problems,
+    nameOf: (field) => layout.names[field as RecordField] ?? field,
+    number: (field, required) => {
+      const name = layout.names[field as RecordField];
+      const raw = item[name]?.N;
+      if (raw === undefined || !Number.isFinite(Number(raw))) {
+        if (required || item[name] !== undefined) problems.push(name);
+        return undefined;
+      }
+      return Number(raw);
+    },
+    string: (field, required) => {
+      const name = layout.names[field as RecordField];
+      const value = item[name]?.S;
+      if (value === undefined && (required || item[name] !== undefined)) problems.push(name);
+      return value;
+    },
   };
   const resultAttribute = item[layout.names.result];
-  const status = string('status', true);
-  if (status !== undefined && !STATUSES.has(status)) problems.push(layout.names.status);
-  const dropped = string('resultDropped', false);
-  if (dropped !== undefined && !DROPPED_REASONS.has(dropped)) problems.push(layout.names.resultDropped);
   if (resultAttribute !== undefined && resultAttribute.S === undefined && resultAttribute.B === undefined)
     problems.push(layout.names.result);
-  const record = {
-    pk: string('pk', true),
-    org: string('org', true),
-    scope: string('scope', true),
-    status,
-    expiresAt: number('expiresAt', true),
-    fingerprint: string('fingerprint', true),
-    createdAt: number('createdAt', true),
-    attempt: number('attempt', true),
-    v: number('v', true),
-    leaseUntil: number('leaseUntil', false),
-    leaseToken: string('leaseToken', false),
-    owner: string('owner', false),
-    result: resultAttribute?.S ?? resultAttribute?.B,
-    resultDropped: dropped,
-    completedAt: number('completedAt', false),
-  };
-  if (
-    record.status === RecordStatus.InProgress &&
-    (record.leaseUntil === undefined || record.leaseToken === undefined)
-  )
-    problems.push(record.leaseUntil === undefined ? layout.names.leaseUntil : layout.names.leaseToken);
-  if (problems.length > 0) throw new IdempotencyCorruptRecordError([...new Set(problems)]);
-  return Object.fromEntries(
-    Object.entries(record).filter(([, value]) => value !== undefined),
-  ) as unknown as IdempotencyRecord;
+  return assembleRecord(reader, resultAttribute?.S ?? resultAttribute?.B);
 }
-
-const STATUSES: ReadonlySet<string> = new Set(Object.values(RecordStatus));
-const DROPPED_REASONS: ReadonlySet<string> = new Set(Object.values(ResultDroppedReason));
 
 /**
  * A layout from the JSON an operator gives the CLI (`--attributes`): attribute names by record field, plus

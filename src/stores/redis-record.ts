@@ -1,10 +1,5 @@
-import { IdempotencyCorruptRecordError } from '../core/errors.js';
-import {
-  type EncodedResult,
-  type IdempotencyRecord,
-  RecordStatus,
-  ResultDroppedReason,
-} from '../core/types.js';
+import { assembleRecord, type FieldReader } from '../core/record-read.js';
+import type { EncodedResult, IdempotencyRecord } from '../core/types.js';
 
 /**
  * How a record is laid out in Valkey or Redis: one hash per record, at the key `<keyPrefix><pk>` (docs/protocol.md
@@ -87,56 +82,28 @@ function text(value: unknown): string {
  */
 export function fromFields(fields: Fields): IdempotencyRecord {
   const problems: string[] = [];
-  const number = (name: string, required: boolean) => {
-    const raw = fields[name];
-    if (raw === undefined || !/^-?\d+$/.test(raw)) {
-      if (required || raw !== undefined) problems.push(name);
-      return undefined;
-    }
-    return Number(raw);
+  const reader: FieldReader = {
+    problems,
+    nameOf: (field) => field,
+    number: (name, required) => {
+      const raw = fields[name];
+      if (raw === undefined || !/^-?\d+$/.test(raw)) {
+        if (required || raw !== undefined) problems.push(name);
+        return undefined;
+      }
+      return Number(raw);
+    },
+    string: (name, required) => {
+      const value = fields[name];
+      if (value === undefined && required) problems.push(name);
+      return value;
+    },
   };
-  const string = (name: string, required: boolean) => {
-    const value = fields[name];
-    if (value === undefined && required) problems.push(name);
-    return value;
-  };
-  const status = string('status', true);
-  if (status !== undefined && !STATUSES.has(status)) problems.push('status');
-  const dropped = string('resultDropped', false);
-  if (dropped !== undefined && !DROPPED_REASONS.has(dropped)) problems.push('resultDropped');
   let result: EncodedResult | undefined = fields.result;
   if (fields.resultBytes !== undefined) {
     if (result !== undefined || !/^[A-Za-z0-9+/]*={0,2}$/.test(fields.resultBytes)) problems.push('result');
     const bytes = Buffer.from(fields.resultBytes, 'base64');
     result = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
-  const record = {
-    pk: string('pk', true),
-    org: string('org', true),
-    scope: string('scope', true),
-    status,
-    expiresAt: number('expiresAt', true),
-    fingerprint: string('fingerprint', true),
-    createdAt: number('createdAt', true),
-    attempt: number('attempt', true),
-    v: number('v', true),
-    leaseUntil: number('leaseUntil', false),
-    leaseToken: string('leaseToken', false),
-    owner: string('owner', false),
-    result,
-    resultDropped: dropped,
-    completedAt: number('completedAt', false),
-  };
-  if (
-    record.status === RecordStatus.InProgress &&
-    (record.leaseUntil === undefined || record.leaseToken === undefined)
-  )
-    problems.push(record.leaseUntil === undefined ? 'leaseUntil' : 'leaseToken');
-  if (problems.length > 0) throw new IdempotencyCorruptRecordError([...new Set(problems)]);
-  return Object.fromEntries(
-    Object.entries(record).filter(([, value]) => value !== undefined),
-  ) as unknown as IdempotencyRecord;
+  return assembleRecord(reader, result);
 }
-
-const STATUSES: ReadonlySet<string> = new Set(Object.values(RecordStatus));
-const DROPPED_REASONS: ReadonlySet<string> = new Set(Object.values(ResultDroppedReason));
