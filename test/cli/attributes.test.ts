@@ -6,22 +6,17 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CreateTableCommand,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateTimeToLiveCommand,
-} from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { recordKey } from '../../src/core/keys.js';
 import { RECORD_VERSION } from '../../src/core/types.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
-import { localClient } from '../support/dynamodb.js';
+import { createTable, localClient } from '../support/dynamodb.js';
 import { idemkit } from './support.js';
 
 const endpoint = inject('dynamoEndpoint');
 const { client } = localClient(endpoint);
-const table = `single-cli-${randomUUID()}`;
+let table: string;
 const LAYOUT = {
   pk: 'PK',
   expiresAt: 'ttl',
@@ -35,26 +30,7 @@ const now = Date.now();
 const ORDER = { PK: { S: recordKey('acme', 'charge', 'pay-1') }, SK: { S: 'ORDER#1' }, total: { N: '42' } };
 
 beforeAll(async () => {
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      AttributeDefinitions: [
-        { AttributeName: 'PK', AttributeType: 'S' },
-        { AttributeName: 'SK', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'PK', KeyType: 'HASH' },
-        { AttributeName: 'SK', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await client.send(
-    new UpdateTimeToLiveCommand({
-      TableName: table,
-      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
-    }),
-  );
+  table = await createTable(client, 'single-cli', { partitionKey: 'PK', sortKey: 'SK', ttl: 'ttl' });
   const { sortKey, ...names } = LAYOUT;
   const store = new DynamoDBStore({ tableName: table, client, attributes: names, sortKey });
   for (const key of ['pay-1', 'pay-2']) {

@@ -1,10 +1,10 @@
-import { CreateTableCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { run } from '../../src/cli/program.js';
 import { recordKey } from '../../src/core/keys.js';
 import type { IdempotencyRecord } from '../../src/core/types.js';
 import { toItem } from '../../src/stores/dynamodb-item.js';
-import { localClient } from '../support/dynamodb.js';
+import { createTable, localClient } from '../support/dynamodb.js';
 import { createTableWithoutTtl } from '../sweep/table.js';
 import { idemkit, memoryIo } from './support.js';
 
@@ -95,21 +95,7 @@ describe('idemkit records sweep', () => {
 
 describe('idemkit records sweep on an existing table', () => {
   it('reads the attribute names and sort key from --attributes', async () => {
-    const name = `cli-sweep-single-${Date.now()}`;
-    await client.send(
-      new CreateTableCommand({
-        TableName: name,
-        AttributeDefinitions: [
-          { AttributeName: 'PK', AttributeType: 'S' },
-          { AttributeName: 'SK', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'PK', KeyType: 'HASH' },
-          { AttributeName: 'SK', KeyType: 'RANGE' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    const name = await createTable(client, 'cli-sweep-single', { partitionKey: 'PK', sortKey: 'SK' });
     for (const sk of ['IDEMPOTENCY', 'ORDER'])
       await client.send(
         new PutItemCommand({

@@ -4,7 +4,7 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 import { etagOf, httpPreconditions, ifMatchVersion, versionedWrite } from '../../src/versioning/index.js';
 import { gate } from '../sqs/support.js';
 import { Fault, faultyClient } from '../stores/faults.js';
-import { createIdempotencyTable, localClient } from '../support/dynamodb.js';
+import { createIdempotencyTable, createTable, localClient } from '../support/dynamodb.js';
 import { header, httpEvent, lambdaContext, newKey, problemOf } from './harness.js';
 
 const { client } = localClient();
@@ -25,15 +25,7 @@ let idempotencyTable: string;
 
 beforeAll(async () => {
   idempotencyTable = await createIdempotencyTable(client, 'matrix');
-  ordersTable = `orders-${Date.now()}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: ordersTable,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  ordersTable = await createTable(client, 'orders');
 });
 afterAll(() => {
   client.destroy();

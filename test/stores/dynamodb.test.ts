@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  CreateTableCommand,
-  DeleteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateTimeToLiveCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildEngine } from '../../src/core/door.js';
 import { IdempotencyCorruptRecordError, IdempotencyStoreError } from '../../src/core/errors.js';
@@ -13,7 +7,7 @@ import { recordKey } from '../../src/core/keys.js';
 import { silentTelemetry } from '../../src/core/telemetry.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 import { recordingTelemetry } from '../core/recording-telemetry.js';
-import { createIdempotencyTable } from '../support/dynamodb.js';
+import { createIdempotencyTable, createTable } from '../support/dynamodb.js';
 import { FAULT_ERROR_NAME, Fault, faultyClient } from './faults.js';
 import { claimRecord, storeContract } from './store-contract.js';
 
@@ -29,30 +23,8 @@ beforeEach(() => control.reset());
 storeContract('DynamoDBStore on DynamoDB Local', () => store);
 
 /** A single-table design's table: `PK` and `SK` (String), TTL on `ttl`, entities of other kinds beside the records. */
-async function createSingleTable(): Promise<string> {
-  const tableName = `single-${randomUUID()}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      AttributeDefinitions: [
-        { AttributeName: 'PK', AttributeType: 'S' },
-        { AttributeName: 'SK', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'PK', KeyType: 'HASH' },
-        { AttributeName: 'SK', KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await client.send(
-    new UpdateTimeToLiveCommand({
-      TableName: tableName,
-      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
-    }),
-  );
-  return tableName;
-}
+const createSingleTable = () =>
+  createTable(client, 'single', { partitionKey: 'PK', sortKey: 'SK', ttl: 'ttl' });
 
 const SINGLE_TABLE_ATTRIBUTES = {
   pk: 'PK',

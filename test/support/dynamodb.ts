@@ -41,24 +41,49 @@ export function localClient(endpoint: string = inject('dynamoEndpoint')): {
   };
 }
 
-/** Creates a fresh idempotency table (pk String, TTL on expiresAt) and returns its name. */
-export async function createIdempotencyTable(client: DynamoDBClient, prefix = 'idem'): Promise<string> {
+/** The key and TTL of a table a test makes. */
+export interface TableShape {
+  /** @default 'pk' */
+  readonly partitionKey?: string;
+  /** A String sort key, as a single-table design has. @default none */
+  readonly sortKey?: string;
+  /** The TTL attribute. @default none: no TTL */
+  readonly ttl?: string;
+}
+
+/** Creates a fresh on-demand table with String keys (`<prefix>-<uuid>`) and returns its name. */
+export async function createTable(
+  client: DynamoDBClient,
+  prefix: string,
+  shape: TableShape = {},
+): Promise<string> {
   const tableName = `${prefix}-${randomUUID()}`;
+  const keys = [
+    { AttributeName: shape.partitionKey ?? 'pk', KeyType: 'HASH' as const },
+    ...(shape.sortKey === undefined ? [] : [{ AttributeName: shape.sortKey, KeyType: 'RANGE' as const }]),
+  ];
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: keys.map(({ AttributeName }) => ({ AttributeName, AttributeType: 'S' })),
+      KeySchema: keys,
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
-  await client.send(
-    new UpdateTimeToLiveCommand({
-      TableName: tableName,
-      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-    }),
-  );
+  if (shape.ttl !== undefined) {
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: shape.ttl, Enabled: true },
+      }),
+    );
+  }
   return tableName;
+}
+
+/** Creates a fresh idempotency table (pk String, TTL on expiresAt) and returns its name. */
+export function createIdempotencyTable(client: DynamoDBClient, prefix = 'idem'): Promise<string> {
+  return createTable(client, prefix, { ttl: 'expiresAt' });
 }
 
 export async function deleteTable(client: DynamoDBClient, tableName: string): Promise<void> {

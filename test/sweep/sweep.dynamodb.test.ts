@@ -1,11 +1,11 @@
-import { CreateTableCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { recordKey } from '../../src/core/keys.js';
 import type { IdempotencyRecord } from '../../src/core/types.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 import { toItem } from '../../src/stores/dynamodb-item.js';
 import { sweepExpiredRecords } from '../../src/sweep/index.js';
-import { deleteTable, localClient } from '../support/dynamodb.js';
+import { createTable, deleteTable, localClient } from '../support/dynamodb.js';
 import { createTableWithoutTtl } from './table.js';
 
 const { client, counter } = localClient();
@@ -167,21 +167,7 @@ describe('sweepExpiredRecords deletes only expired records', () => {
 
 describe('sweepExpiredRecords on an existing single-table design', () => {
   it("uses the renamed attributes and sweeps only the items that carry idemkit's sort key value", async () => {
-    const name = `sweep-single-${Date.now()}`;
-    await client.send(
-      new CreateTableCommand({
-        TableName: name,
-        AttributeDefinitions: [
-          { AttributeName: 'PK', AttributeType: 'S' },
-          { AttributeName: 'SK', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'PK', KeyType: 'HASH' },
-          { AttributeName: 'SK', KeyType: 'RANGE' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
+    const name = await createTable(client, 'sweep-single', { partitionKey: 'PK', sortKey: 'SK' });
     const old = String(nowS - 60);
     for (const sk of ['IDEMPOTENCY', 'ORDER'])
       await client.send(

@@ -1,20 +1,11 @@
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { VersionConflictError, versionedWrite } from '../../src/versioning/index.js';
-import { localClient } from '../support/dynamodb.js';
+import { createTable, localClient } from '../support/dynamodb.js';
 
 const { client, counter } = localClient();
 let tableName: string;
 beforeAll(async () => {
-  tableName = `versioned-${Date.now()}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  tableName = await createTable(client, 'versioned');
 });
 afterAll(() => client.destroy());
 beforeEach(() => counter.reset());
