@@ -64,25 +64,12 @@ export async function checkSweep(
   const lateS = 2 * sweepEveryMin * 60;
   let late = 0;
   let oldest = Number.POSITIVE_INFINITY;
-  const projection = compile(layout, '{pk}, {expiresAt}');
-  let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await ddb.send(
-      new ScanCommand({
-        TableName: table,
-        ProjectionExpression: projection.expressions[0],
-        ExpressionAttributeNames: projection.names,
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      const expiresAt = Number(item[layout.names.expiresAt]?.N ?? 'NaN');
-      if (!Number.isFinite(expiresAt) || !isExpired({ expiresAt }, now)) continue;
-      oldest = Math.min(oldest, expiresAt);
-      if (isExpired({ expiresAt: expiresAt + lateS }, now)) late += 1;
-    }
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey !== undefined);
+  for await (const item of scanItems(ddb, table, layout, '{pk}, {expiresAt}')) {
+    const expiresAt = Number(item[layout.names.expiresAt]?.N ?? 'NaN');
+    if (!Number.isFinite(expiresAt) || !isExpired({ expiresAt }, now)) continue;
+    oldest = Math.min(oldest, expiresAt);
+    if (isExpired({ expiresAt: expiresAt + lateS }, now)) late += 1;
+  }
   const age = Number.isFinite(oldest)
     ? `, the oldest expired ${formatDuration(now - oldest * 1000)} ago`
     : '';
@@ -102,3 +89,29 @@ export async function checkSweep(
 }
 
 const isString = (value: string | undefined): value is string => typeof value === 'string';
+
+/**
+ * Every item of the table, page by page, with only the fields `projection` names (`{field}` placeholders as the
+ * item layout resolves them).
+ */
+export async function* scanItems(
+  ddb: DynamoDBClient,
+  table: string,
+  layout: ItemLayout,
+  projection: string,
+): AsyncGenerator<Record<string, AttributeValue>> {
+  const { expressions, names } = compile(layout, projection);
+  let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await ddb.send(
+      new ScanCommand({
+        TableName: table,
+        ProjectionExpression: expressions[0],
+        ExpressionAttributeNames: names,
+        ExclusiveStartKey,
+      }),
+    );
+    yield* page.Items ?? [];
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey !== undefined);
+}

@@ -1,15 +1,13 @@
 import {
-  type AttributeValue,
   DescribeContinuousBackupsCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
-  ScanCommand,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { isExpired } from '../../core/record-state.js';
-import { compile, type ItemLayout } from '../../stores/dynamodb-item.js';
+import type { ItemLayout } from '../../stores/dynamodb-item.js';
 import { layoutFromFlag } from '../attributes.js';
 import {
   type CommonOptions,
@@ -22,7 +20,7 @@ import {
 import { CliError, ExitCode, explainAwsError } from '../errors.js';
 import { formatDuration, type Io, integerFlag } from '../io.js';
 import { parseRedrive } from './dlq.js';
-import { checkRegions, checkSweep } from './doctor-regions.js';
+import { checkRegions, checkSweep, scanItems } from './doctor-regions.js';
 
 /** The outcome of one check: `skip` when the server cannot answer it (DynamoDB Local has no PITR). */
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
@@ -261,32 +259,19 @@ async function checkRecords(
   let expiredRecent = 0;
   let millisecondExpiry = 0;
   const { names } = layout;
-  const projection = compile(layout, '{pk}, {status}, {leaseUntil}, {expiresAt}');
-  let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await ddb.send(
-      new ScanCommand({
-        TableName: table,
-        ProjectionExpression: projection.expressions[0],
-        ExpressionAttributeNames: projection.names,
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of page.Items ?? []) {
-      scanned += 1;
-      const expiresAt = Number(item[names.expiresAt]?.N ?? 'NaN');
-      const leaseUntil = Number(item[names.leaseUntil]?.N ?? '0');
-      if (expiresAt > 1e11) millisecondExpiry += 1;
-      else if (isExpired({ expiresAt: expiresAt + TTL_LAG_S }, now)) expiredLagging += 1;
-      else if (isExpired({ expiresAt }, now)) expiredRecent += 1;
-      else if (item[names.status]?.S === 'IN_PROGRESS' && leaseUntil < now - stuckAfterMin * 60_000) {
-        stuck += 1;
-        oldestStuck = Math.min(oldestStuck, leaseUntil);
-        stuckOrgs.add((item[names.pk]?.S ?? '').split('#')[0] ?? '');
-      }
+  for await (const item of scanItems(ddb, table, layout, '{pk}, {status}, {leaseUntil}, {expiresAt}')) {
+    scanned += 1;
+    const expiresAt = Number(item[names.expiresAt]?.N ?? 'NaN');
+    const leaseUntil = Number(item[names.leaseUntil]?.N ?? '0');
+    if (expiresAt > 1e11) millisecondExpiry += 1;
+    else if (isExpired({ expiresAt: expiresAt + TTL_LAG_S }, now)) expiredLagging += 1;
+    else if (isExpired({ expiresAt }, now)) expiredRecent += 1;
+    else if (item[names.status]?.S === 'IN_PROGRESS' && leaseUntil < now - stuckAfterMin * 60_000) {
+      stuck += 1;
+      oldestStuck = Math.min(oldestStuck, leaseUntil);
+      stuckOrgs.add((item[names.pk]?.S ?? '').split('#')[0] ?? '');
     }
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey !== undefined);
+  }
   const orgs = [...stuckOrgs].slice(0, 3);
   checks.push({
     name: 'stuck leases',
