@@ -1,4 +1,5 @@
 import { IdempotencyCorruptRecordError } from './errors.js';
+import { parseResultRef } from './large-result.js';
 import { type EncodedResult, type IdempotencyRecord, RecordStatus, ResultDroppedReason } from './types.js';
 
 /** A field of a stored record. */
@@ -21,9 +22,10 @@ const DROPPED_REASONS: ReadonlySet<string> = new Set(Object.values(ResultDropped
 
 /**
  * Builds a record from what a store read, with one set of rules for every store: the required fields, a known
- * status and drop reason, and an `IN_PROGRESS` record that has its lease. Optional fields it lacks stay absent,
- * so a record read back equals the record written. Anything damaged throws {@link IdempotencyCorruptRecordError}
- * naming the fields: a damaged record must never read as a claimable lease.
+ * status and drop reason, a well-formed large-result pointer (`resultRef`), and an `IN_PROGRESS` record that has its
+ * lease. Optional fields it lacks stay absent, so a record read back equals the record written. Anything damaged
+ * throws {@link IdempotencyCorruptRecordError} naming the fields: a damaged record must never read as a claimable
+ * lease.
  *
  * @example
  * return assembleRecord(reader, resultOf(item));
@@ -35,6 +37,9 @@ export function assembleRecord(read: FieldReader, result: EncodedResult | undefi
   const resultDropped = read.string('resultDropped', false);
   if (resultDropped !== undefined && !DROPPED_REASONS.has(resultDropped))
     problems.push(read.nameOf('resultDropped'));
+  const refText = read.string('resultRef', false);
+  const resultRef = refText === undefined ? undefined : parseResultRef(refText);
+  if (refText !== undefined && resultRef === undefined) problems.push(read.nameOf('resultRef'));
   const record = {
     pk: read.string('pk', true),
     org: read.string('org', true),
@@ -50,6 +55,7 @@ export function assembleRecord(read: FieldReader, result: EncodedResult | undefi
     owner: read.string('owner', false),
     result,
     resultDropped,
+    resultRef,
     completedAt: read.number('completedAt', false),
   };
   if (

@@ -49,6 +49,8 @@ export interface IdempotencyRecord {
   readonly result?: EncodedResult;
   /** Why a completed record has no body although the operation returned one. */
   readonly resultDropped?: ResultDroppedReason;
+  /** Where the whole result is kept when it did not fit (a large-result store); `result` is then the fallback. */
+  readonly resultRef?: ResultRef;
   /** Epoch milliseconds. */
   readonly createdAt: number;
   /** Epoch milliseconds. */
@@ -67,6 +69,45 @@ export const ResultDroppedReason = {
 /** One of {@link ResultDroppedReason}. */
 export type ResultDroppedReason = (typeof ResultDroppedReason)[keyof typeof ResultDroppedReason];
 
+/**
+ * A pointer from a record to the whole result, kept in a {@link LargeResultStore} because it did not fit the record
+ * (docs/protocol.md section 3, "Results that do not fit"). The object is written before the record completes and
+ * verified against `sha256` and `size` on every replay.
+ *
+ * @example
+ * { key: 'results/acme#charge#3q2.../9f86d0...', sha256: '9f86d0...', size: 2_097_152, form: 'bytes' }
+ */
+export interface ResultRef {
+  /** The object's key in the large-result store. */
+  readonly key: string;
+  /** SHA-256 of the object's bytes, lower-case hex. */
+  readonly sha256: string;
+  /** The object's length in bytes. */
+  readonly size: number;
+  /** How the bytes encode the result: UTF-8 JSON text (`text`) or the codec's compressed bytes (`bytes`). */
+  readonly form: 'text' | 'bytes';
+}
+
+/**
+ * Where results too large for a record are kept whole (S3: `S3ResultStore` from `idemkit/s3`). I/O only: the engine
+ * names the object, computes its digest and verifies it on read.
+ *
+ * @example
+ * const largeResults: LargeResultStore = new S3ResultStore({ bucket: 'idemkit-results' });
+ */
+export interface LargeResultStore {
+  /**
+   * Writes `body` under a key derived from `name` (the store may prefix it) and resolves that key once the object is
+   * durable. `sha256` (hex) lets the store ask the server to verify the upload. Stops when `signal` aborts.
+   */
+  put(
+    object: { readonly name: string; readonly body: Uint8Array; readonly sha256: string },
+    signal?: AbortSignal,
+  ): Promise<string>;
+  /** The bytes under `key`, or `undefined` when there is no such object. */
+  get(key: string, signal?: AbortSignal): Promise<Uint8Array | undefined>;
+}
+
 /** The answer to a claim. */
 export type ClaimResult =
   | { readonly claimed: true }
@@ -78,6 +119,7 @@ export interface CompletionUpdate {
   readonly status: typeof RecordStatus.Completed | typeof RecordStatus.Failed;
   readonly result?: EncodedResult;
   readonly resultDropped?: ResultDroppedReason;
+  readonly resultRef?: ResultRef;
   readonly completedAt: number;
   readonly expiresAt: number;
 }

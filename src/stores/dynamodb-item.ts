@@ -1,4 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { formatResultRef } from '../core/large-result.js';
 import { assembleRecord, type FieldReader } from '../core/record-read.js';
 import type { IdempotencyRecord } from '../core/types.js';
 
@@ -21,6 +22,7 @@ export const RECORD_FIELDS = [
   'fingerprint',
   'result',
   'resultDropped',
+  'resultRef',
   'createdAt',
   'completedAt',
   'attempt',
@@ -165,6 +167,7 @@ export function toItem(record: IdempotencyRecord, layout: ItemLayout = DEFAULT_L
   if (record.owner !== undefined) item[names.owner] = { S: record.owner };
   if (record.result !== undefined) item[names.result] = encodeResultAttribute(record.result);
   if (record.resultDropped !== undefined) item[names.resultDropped] = { S: record.resultDropped };
+  if (record.resultRef !== undefined) item[names.resultRef] = { S: formatResultRef(record.resultRef) };
   if (record.completedAt !== undefined) item[names.completedAt] = { N: String(record.completedAt) };
   return item;
 }

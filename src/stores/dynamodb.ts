@@ -10,6 +10,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { formatResultRef } from '../core/large-result.js';
 import type { ClaimOptions } from '../core/record-state.js';
 import type { ClaimResult, CompletionUpdate, IdempotencyRecord, Store } from '../core/types.js';
 import {
@@ -180,6 +181,10 @@ export class DynamoDBStore implements Store {
     if (update.resultDropped !== undefined) {
       sets.push('{resultDropped} = :dropped');
       values[':dropped'] = { S: update.resultDropped };
+    }
+    if (update.resultRef !== undefined) {
+      sets.push('{resultRef} = :resultRef');
+      values[':resultRef'] = { S: formatResultRef(update.resultRef) };
     }
     const { expressions, names } = compile(this.layout, `SET ${sets.join(', ')} REMOVE {leaseUntil}`, OWNED);
     return this.#fenced(

@@ -1,3 +1,4 @@
+import { formatResultRef } from '../core/large-result.js';
 import { assembleRecord, type FieldReader } from '../core/record-read.js';
 import type { EncodedResult, IdempotencyRecord } from '../core/types.js';
 
@@ -38,6 +39,7 @@ export function toFields(record: IdempotencyRecord): string[] {
   optional('owner', record.owner);
   if (record.result !== undefined) pairs.push(...resultFields(record.result));
   optional('resultDropped', record.resultDropped);
+  optional('resultRef', record.resultRef === undefined ? undefined : formatResultRef(record.resultRef));
   optional('completedAt', record.completedAt);
   return pairs;
 }

@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { formatResultRef } from '../core/large-result.js';
 import type { ClaimOptions } from '../core/record-state.js';
 import type { ClaimResult, CompletionUpdate, IdempotencyRecord, Store } from '../core/types.js';
 import { fromFields, replyToFields, resultFields, toFields } from './redis-record.js';
@@ -72,7 +73,7 @@ if current[1] ~= ARGV[1] or current[2] ~= 'IN_PROGRESS' then return 0 end
 
 // ARGV: leaseToken, ttlMs, then the completion's field/value pairs.
 const COMPLETE =
-  lua(`${OWNED}redis.call('HDEL', KEYS[1], 'leaseUntil', 'result', 'resultBytes', 'resultDropped')
+  lua(`${OWNED}redis.call('HDEL', KEYS[1], 'leaseUntil', 'result', 'resultBytes', 'resultDropped', 'resultRef')
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`);
@@ -220,6 +221,7 @@ export class RedisStore implements Store {
     ];
     if (update.result !== undefined) pairs.push(...resultFields(update.result));
     if (update.resultDropped !== undefined) pairs.push('resultDropped', update.resultDropped);
+    if (update.resultRef !== undefined) pairs.push('resultRef', formatResultRef(update.resultRef));
     const reply = await this.#run(COMPLETE, pk, [
       leaseToken,
       ttlMs(update.expiresAt, update.completedAt),

@@ -304,6 +304,33 @@ export function storeContract(name: string, makeStore: () => Store): void {
         expect(stored).not.toHaveProperty('result');
       });
 
+      it('keeps the pointer to a large result beside the fallback body, on complete and on a claim record', async () => {
+        const store = makeStore();
+        const record = claimRecord();
+        const resultRef = {
+          key: `results/${record.pk}/${'a1'.repeat(32)}`,
+          sha256: 'a1'.repeat(32),
+          size: 2_097_152,
+          form: 'bytes' as const,
+        };
+        await store.claim(record, { nowMs: NOW_MS });
+        const update = completion({ result: '{"statusCode":201}', resultDropped: 'too_large', resultRef });
+        await store.complete(record.pk, record.leaseToken ?? '', update);
+        expect(await store.get(record.pk)).toMatchObject({
+          status: 'COMPLETED',
+          result: '{"statusCode":201}',
+          resultDropped: 'too_large',
+          resultRef,
+        });
+        // A record written whole (a claim) carries the pointer too, and a record without one has none.
+        const whole = claimRecord({ resultRef: { ...resultRef, form: 'text' } });
+        await store.claim(whole, { nowMs: NOW_MS });
+        expect(await store.get(whole.pk)).toStrictEqual(whole);
+        const plain = claimRecord();
+        await store.claim(plain, { nowMs: NOW_MS });
+        expect(await store.get(plain.pk)).not.toHaveProperty('resultRef');
+      });
+
       it('leaves optional attributes that were never written absent, not present as undefined', async () => {
         const store = makeStore();
         const record = claimRecord();
