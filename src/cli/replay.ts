@@ -171,21 +171,33 @@ export async function replay(
         continue;
       }
       const sendable: Message[] = [];
+      // FIFO: a group whose message cannot be sent sends nothing behind it (the group's order holds).
+      const blocked = new Map<string, string>();
       for (const message of chosen) {
         const attributes = message.MessageAttributes ?? {};
-        if (!(REPLAY_ATTRIBUTE in attributes) && Object.keys(attributes).length >= MAX_MESSAGE_ATTRIBUTES) {
+        const group = groupOf(message);
+        const ahead = plan.to.fifo ? blocked.get(group) : undefined;
+        const unfit =
+          !(REPLAY_ATTRIBUTE in attributes) && Object.keys(attributes).length >= MAX_MESSAGE_ATTRIBUTES;
+        if (ahead !== undefined || unfit) {
           stats.failed += 1;
           hold(held, message);
+          if (!blocked.has(group)) blocked.set(group, message.MessageId ?? '');
           onEvent({
             type: 'failed',
             messageId: message.MessageId ?? '',
-            reason: `it already has ${MAX_MESSAGE_ATTRIBUTES} message attributes, so the \`${REPLAY_ATTRIBUTE}\` marker does not fit; it stays in the DLQ (use \`--native\` to move it unmarked)`,
+            reason:
+              ahead !== undefined
+                ? heldBehind(ahead)
+                : `it already has ${MAX_MESSAGE_ATTRIBUTES} message attributes, so the \`${REPLAY_ATTRIBUTE}\` marker does not fit; it stays in the DLQ (use \`--native\` to move it unmarked)`,
           });
         } else {
           sendable.push(message);
         }
       }
-      const { sent, failed } = await sendAll(sqs, plan, sendable, limiter, backoff, stats);
+      const { sent, failed } = plan.to.fifo
+        ? await sendInGroupOrder(sqs, plan, sendable, limiter, backoff, stats)
+        : await sendAll(sqs, plan, sendable, limiter, backoff, stats);
       for (const { message, reason } of failed) {
         stats.failed += 1;
         hold(held, message);
@@ -271,6 +283,52 @@ function replayEntry(
 interface Outcome {
   readonly sent: Message[];
   readonly failed: { message: Message; reason: string }[];
+}
+
+/** The FIFO group a message is sent in (a standard DLQ's message has none: its own id stands alone). */
+function groupOf(message: Message): string {
+  return message.Attributes?.MessageGroupId ?? message.MessageId ?? '';
+}
+
+function heldBehind(messageId: string): string {
+  return `an earlier message of its FIFO group (${messageId}) was not sent, so it is not sent past it and stays in the DLQ`;
+}
+
+/**
+ * Sends to a FIFO queue without reordering a group: each request carries at most one message of a group (the
+ * next in line), so a failed entry is retried before anything behind it is sent. Once a message of a group fails
+ * for good, the rest of that group in hand is not sent either (and so not deleted): it stays in the DLQ behind it.
+ */
+async function sendInGroupOrder(
+  sqs: SQSClient,
+  plan: ReplayPlan,
+  messages: Message[],
+  limiter: (count: number) => Promise<void>,
+  backoff: (attempt: number) => number,
+  stats: ReplayStats,
+): Promise<Outcome> {
+  const groups = new Map<string, Message[]>();
+  for (const message of messages) {
+    const group = groupOf(message);
+    groups.set(group, [...(groups.get(group) ?? []), message]);
+  }
+  const sent: Message[] = [];
+  const failed: { message: Message; reason: string }[] = [];
+  while (groups.size > 0) {
+    const wave = [...groups.values()].map((queue) => queue.shift() as Message);
+    const outcome = await sendAll(sqs, plan, wave, limiter, backoff, stats);
+    sent.push(...outcome.sent);
+    failed.push(...outcome.failed);
+    for (const { message } of outcome.failed) {
+      const group = groupOf(message);
+      for (const behind of groups.get(group) ?? []) {
+        failed.push({ message: behind, reason: heldBehind(message.MessageId ?? '') });
+      }
+      groups.delete(group);
+    }
+    for (const [group, queue] of groups) if (queue.length === 0) groups.delete(group);
+  }
+  return { sent, failed };
 }
 
 async function sendAll(
