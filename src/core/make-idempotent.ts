@@ -124,8 +124,8 @@ export function makeIdempotent<Args extends unknown[], Result>(
 function answer(decision: Duplicate): unknown {
   switch (decision.kind) {
     case 'replay':
-      if (decision.record.resultDropped !== undefined)
-        throw new IdempotencyResultOmittedError(decision.record, decision.record.resultDropped);
+      if (decision.dropped !== undefined)
+        throw new IdempotencyResultOmittedError(decision.record, decision.dropped);
       return decision.result;
     case 'mismatch':
       throw new IdempotencyKeyMismatchError(decision.record);

@@ -213,6 +213,13 @@ export function edgeIdempotency(options: EdgeIdempotencyOptions): EdgeHandler {
     if (duplicate === undefined) return forward(ForwardReason.OriginDecides);
     if (duplicate.kind === 'replay' && isStoredStream(duplicate.result))
       return forward(ForwardReason.TooLarge);
+    // A result kept whole in a large-result store that this edge does not read: the origin replays it whole.
+    if (
+      duplicate.kind === 'replay' &&
+      duplicate.dropped !== undefined &&
+      duplicate.record.resultRef !== undefined
+    )
+      return forward(ForwardReason.TooLarge);
     const proxy = decisionResponse(duplicate);
     // A completed record with nothing stored: the origin answers it as it always has.
     if (proxy === undefined) return forward(ForwardReason.OriginDecides);

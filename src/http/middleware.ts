@@ -321,7 +321,7 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
 export function decisionResponse(decision: Duplicate): ProxyResponse | undefined {
   switch (decision.kind) {
     case 'replay': {
-      const dropped = decision.record.resultDropped;
+      const dropped = decision.dropped;
       if (decision.result === undefined && dropped === undefined) return undefined;
       const replayed = isStoredStream(decision.result)
         ? replayStream(decision.result)
