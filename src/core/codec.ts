@@ -25,6 +25,8 @@ export interface Encoded {
   /** Set when the value itself could not be stored; `result` may then hold a smaller fallback. */
   readonly dropped?: ResultDroppedReason;
   readonly bytes: number;
+  /** The encoded body that was too large to store (`dropped: 'too_large'`), for a large-result store. */
+  readonly oversized?: EncodedResult;
 }
 
 // Quality 5 measured at about a tenth of quality 11's CPU time for 10 % larger output on JSON bodies.
@@ -60,7 +62,7 @@ export function encodeResult(value: unknown, limits: CodecLimits = DEFAULT_CODEC
   }
   return bytes <= limits.maxResultBytes
     ? { result, bytes }
-    : { dropped: ResultDroppedReason.TooLarge, bytes };
+    : { dropped: ResultDroppedReason.TooLarge, bytes, oversized: result };
 }
 
 /**

@@ -23,7 +23,14 @@ export function buildEngine(
     options.cache === undefined || options.cache === false
       ? undefined
       : new RecordCache(options.cache === true ? {} : options.cache);
-  return new IdempotencyEngine({ store: options.store, settings, telemetry, cache, clock: options.clock });
+  return new IdempotencyEngine({
+    store: options.store,
+    settings,
+    telemetry,
+    cache,
+    clock: options.clock,
+    largeResults: options.largeResults,
+  });
 }
 
 /**

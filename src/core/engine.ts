@@ -5,15 +5,25 @@ import { type CodecLimits, DEFAULT_CODEC_LIMITS, decodeResult, encodeResult } fr
 import { Durations } from './durations.js';
 import { IdempotencyStoreError } from './errors.js';
 import { digestOf, recordKey } from './keys.js';
+import {
+  checkLargeResult,
+  decodeLargeResult,
+  largeResultBody,
+  largeResultName,
+  sha256Hex,
+} from './large-result.js';
 import type { Mode } from './options.js';
 import { isClaimable, isReopenable, RecordState, recordState } from './record-state.js';
 import type { Settings } from './settings.js';
 import { Signal, type SignalFacts, type Telemetry } from './telemetry.js';
 import {
+  type EncodedResult,
   type IdempotencyRecord,
+  type LargeResultStore,
   RECORD_VERSION,
   RecordStatus,
   type ResultDroppedReason,
+  type ResultRef,
   type Store,
 } from './types.js';
 
@@ -40,6 +50,11 @@ export type Decision =
       readonly record: IdempotencyRecord;
       readonly result: unknown;
       readonly fromCache: boolean;
+      /**
+       * Why the replay carries no body although the operation returned one: the record's `resultDropped`, unless
+       * its whole result was read back from the large-result store.
+       */
+      readonly dropped?: ResultDroppedReason;
     }
   | { readonly kind: 'mismatch'; readonly record: IdempotencyRecord }
   | { readonly kind: 'in_progress'; readonly record: IdempotencyRecord; readonly retryAfterSeconds: number }
@@ -85,6 +100,8 @@ export interface EngineOptions {
   readonly cache?: RecordCache;
   readonly clock?: () => number;
   readonly codecLimits?: CodecLimits;
+  /** Where results too large for a record are kept whole; `undefined` to complete such a record without its body. */
+  readonly largeResults?: LargeResultStore;
 }
 
 const FIRST_POLL_MS = 25;
@@ -95,6 +112,9 @@ const SETTLE_RETRIES = 3;
 const SETTLE_BACKOFF_MS = 25;
 // Keep this much of the Lambda's remaining time for answering after a wait.
 const WAIT_SAFETY_MS = 500;
+// A large result's object write ends this long before the lease does (the keeper no longer renews it then), so the
+// complete that follows lands while the lease still holds.
+const LARGE_RESULT_SAFETY_MS = 1000;
 
 /**
  * The protocol engine: claim, decide, complete, release, renew. No AWS or Middy import; the HTTP middleware,
@@ -111,6 +131,7 @@ export class IdempotencyEngine {
   readonly #cache: RecordCache | undefined;
   readonly #clock: () => number;
   readonly #codecLimits: CodecLimits;
+  readonly #largeResults: LargeResultStore | undefined;
   readonly #durations = new Durations();
 
   constructor(options: EngineOptions) {
@@ -120,6 +141,7 @@ export class IdempotencyEngine {
     this.#cache = options.cache;
     this.#clock = options.clock ?? Date.now;
     this.#codecLimits = options.codecLimits ?? DEFAULT_CODEC_LIMITS;
+    this.#largeResults = options.largeResults;
   }
 
   get mode(): Mode {
@@ -141,10 +163,11 @@ export class IdempotencyEngine {
     const facts = this.#facts(input.org, input.scope, pk, input.correlationId);
     const startedAt = this.now();
     const cached = this.#cache?.get(pk, startedAt);
-    if (cached !== undefined) return this.#report(this.#decide(cached, input.fingerprint, true), facts, 0);
+    if (cached !== undefined)
+      return this.#report(await this.#decide(cached, input.fingerprint, true, facts), facts, 0);
     const { known } = input;
     if (known?.pk === pk && recordState(known, startedAt) === RecordState.Completed)
-      return this.#report(this.#decide(known, input.fingerprint, false), facts, 0);
+      return this.#report(await this.#decide(known, input.fingerprint, false, facts), facts, 0);
 
     const observing = this.mode === 'observe';
     const budget = observing ? 0 : this.#waitBudget(input);
@@ -182,7 +205,7 @@ export class IdempotencyEngine {
           // The lease changed between the claim and the renewal: claim again.
           break;
         }
-        const decision = this.#decide(record, input.fingerprint, false);
+        const decision = await this.#decide(record, input.fingerprint, false, facts);
         if (decision.kind !== 'in_progress') return this.#report(decision, facts, waitedMs());
         lastSeen = record;
         const waitNow = this.now();
@@ -217,10 +240,8 @@ export class IdempotencyEngine {
     const cached = this.#cache?.get(pk, this.now());
     const record = cached ?? (await this.#call('get', facts, () => this.store.get(pk)));
     if (record === undefined || isClaimable(record, { nowMs: this.now() })) return undefined;
-    return this.#report(this.#decide(record, input.fingerprint, cached !== undefined), facts, 0) as Exclude<
-      Decision,
-      { kind: 'execute' }
-    >;
+    const decision = await this.#decide(record, input.fingerprint, cached !== undefined, facts);
+    return this.#report(decision, facts, 0) as Exclude<Decision, { kind: 'execute' }>;
   }
 
   /** A replay meets a FAILED record with the same meaning that another owner failed: run it again, once. */
@@ -291,8 +312,9 @@ export class IdempotencyEngine {
 
   /**
    * Completes the record with the operation's result (or marks it `FAILED` for a permanent job failure),
-   * fenced by the lease token. A result that does not fit is dropped, never retried: the record must not
-   * stay `IN_PROGRESS` after the side effect. Returns `false` when the lease was lost (counted as `lease_lost`).
+   * fenced by the lease token. A result that does not fit is kept whole in the large-result store when there is one
+   * (the object first, then the record with the fallback and a `resultRef`), else dropped, never retried: the record
+   * must not stay `IN_PROGRESS` after the side effect. Returns `false` when the lease was lost (counted as `lease_lost`).
    */
   async complete(
     lease: Lease,
@@ -311,21 +333,27 @@ export class IdempotencyEngine {
       options.dropped === undefined
         ? encodeResult(value, this.#codecLimits)
         : { dropped: options.dropped, bytes: 0 };
+    const status = options.status ?? RecordStatus.Completed;
+    const resultRef =
+      encoded.oversized === undefined || status !== RecordStatus.Completed
+        ? undefined
+        : await this.#keepLargeResult(lease, encoded.oversized, facts);
     if (encoded.dropped !== undefined) {
-      this.telemetry.emit(Signal.ResultTooLarge, {
-        ...facts,
-        detail: { reason: encoded.dropped, bytes: encoded.bytes },
-      });
+      if (resultRef === undefined)
+        this.telemetry.emit(Signal.ResultTooLarge, {
+          ...facts,
+          detail: { reason: encoded.dropped, bytes: encoded.bytes },
+        });
       const fallback =
         options.fallback === undefined ? undefined : encodeResult(options.fallback, this.#codecLimits);
       if (fallback?.result !== undefined) encoded = { ...fallback, dropped: encoded.dropped };
     }
     const completedAt = this.now();
-    const status = options.status ?? RecordStatus.Completed;
     const update = {
       status,
       result: encoded.result,
       resultDropped: encoded.dropped,
+      resultRef,
       completedAt,
       expiresAt: lease.expiresAt,
     };
@@ -353,6 +381,7 @@ export class IdempotencyEngine {
         fingerprint: lease.fingerprint,
         result: encoded.result,
         resultDropped: encoded.dropped,
+        ...(resultRef === undefined ? {} : { resultRef }),
         createdAt: lease.createdAt,
         completedAt,
         attempt: lease.attempt,
@@ -452,12 +481,29 @@ export class IdempotencyEngine {
     };
   }
 
-  #decide(record: IdempotencyRecord, fingerprint: string, fromCache: boolean): Decision {
+  async #decide(
+    record: IdempotencyRecord,
+    fingerprint: string,
+    fromCache: boolean,
+    facts: SignalFacts,
+  ): Promise<Decision> {
     if (record.fingerprint !== fingerprint) return { kind: 'mismatch', record };
     const state = recordState(record, this.now());
     if (state === RecordState.Completed) {
       if (!fromCache) this.#durations.learn(record);
-      return { kind: 'replay', record, result: decodeResult(record.result), fromCache };
+      // Observe mode runs the request anyway: no object is read for a replay nobody sends.
+      const whole =
+        record.resultRef === undefined || this.mode === 'observe'
+          ? undefined
+          : await this.#fetchLargeResult(record.resultRef, facts);
+      if (whole !== undefined) return { kind: 'replay', record, result: whole.value, fromCache };
+      return {
+        kind: 'replay',
+        record,
+        result: decodeResult(record.result),
+        fromCache,
+        ...(record.resultDropped === undefined ? {} : { dropped: record.resultDropped }),
+      };
     }
     if (state === RecordState.Failed) return { kind: 'failed', record };
     return {
@@ -477,12 +523,80 @@ export class IdempotencyEngine {
         attempt: decision.kind === 'execute' ? decision.lease.attempt : undefined,
         fromCache: decision.kind === 'replay' ? decision.fromCache : undefined,
         // docs/protocol.md section 3: a replay of a result that did not fit says so.
-        resultDropped: decision.kind === 'replay' ? decision.record.resultDropped : undefined,
+        resultDropped: decision.kind === 'replay' ? decision.dropped : undefined,
         retryAfterSeconds: decision.kind === 'in_progress' ? decision.retryAfterSeconds : undefined,
       },
     });
     if (decision.kind === 'replay' && !decision.fromCache) this.#cache?.set(decision.record);
     return decision;
+  }
+
+  /**
+   * Writes a result too large for the record to the large-result store, before the record completes; its pointer, or
+   * `undefined` (no store, no time left on the lease, or a failed write: counted as a `store_error`), and the record
+   * then completes without the body as it would without a store. The write ends before the lease does.
+   */
+  async #keepLargeResult(
+    lease: Lease,
+    encoded: EncodedResult,
+    facts: SignalFacts,
+  ): Promise<ResultRef | undefined> {
+    const largeResults = this.#largeResults;
+    if (largeResults === undefined) return undefined;
+    const { body, form } = largeResultBody(encoded);
+    const sha256 = sha256Hex(body);
+    const timeLeftMs = lease.leaseUntil - this.now() - LARGE_RESULT_SAFETY_MS;
+    const detail = { operation: 'putLargeResult', bytes: body.byteLength };
+    if (timeLeftMs <= 0) {
+      this.telemetry.emit(Signal.StoreError, { ...facts, detail: { ...detail, error: 'LeaseEnding' } });
+      return undefined;
+    }
+    try {
+      const key = await this.#call('putLargeResult', facts, () =>
+        largeResults.put(
+          { name: largeResultName(lease.pk, sha256), body, sha256 },
+          AbortSignal.timeout(timeLeftMs),
+        ),
+      );
+      return { key, sha256, size: body.byteLength, form };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The whole result a record points at, read and verified (size and SHA-256); `undefined` when it is missing,
+   * corrupt or unreadable (counted as a `store_error`): the replay then answers without the body, and the operation
+   * never runs again.
+   */
+  async #fetchLargeResult(
+    ref: ResultRef,
+    facts: SignalFacts,
+  ): Promise<{ readonly value: unknown } | undefined> {
+    const largeResults = this.#largeResults;
+    if (largeResults === undefined) return undefined;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.#call('getLargeResult', facts, () => largeResults.get(ref.key));
+    } catch {
+      return undefined;
+    }
+    let problem = checkLargeResult(ref, bytes);
+    if (problem === undefined && bytes !== undefined) {
+      try {
+        return { value: decodeLargeResult(ref, bytes) };
+      } catch {
+        problem = 'corrupt';
+      }
+    }
+    this.telemetry.emit(Signal.StoreError, {
+      ...facts,
+      detail: {
+        operation: 'getLargeResult',
+        error: problem === 'missing' ? 'NoSuchObject' : 'DigestMismatch',
+      },
+    });
+    return undefined;
   }
 
   #leaseFacts(lease: Lease, correlationId?: string): SignalFacts {

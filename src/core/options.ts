@@ -2,9 +2,10 @@ import * as z from 'zod/mini';
 import type { CacheOptions } from './cache.js';
 import { IdempotencyConfigError } from './errors.js';
 import { assertValidName, MAX_NAME_LENGTH } from './keys.js';
+import { isLargeResultStore } from './large-result.js';
 import { describeIssue } from './messages.js';
 import type { Telemetry } from './telemetry.js';
-import type { Store } from './types.js';
+import type { LargeResultStore, Store } from './types.js';
 
 /** Rollout modes (docs/protocol.md section 5). */
 export const Mode = { Off: 'off', Observe: 'observe', Enforce: 'enforce' } as const;
@@ -66,6 +67,12 @@ export interface CommonOptions {
    * @default false
    */
   readonly strictFailClosed?: boolean;
+  /**
+   * Where a result too large for its record is kept whole and replayed from (`new S3ResultStore({ bucket })` from
+   * `idemkit/s3`): the object is written before the record completes and verified on every replay.
+   * @default none - such a result is stored without its body and replayed with `Idempotent-Result-Omitted`
+   */
+  readonly largeResults?: LargeResultStore;
   /**
    * The in-process cache of completed records: `true` for the default bounds, or the bounds.
    * @default false
@@ -138,6 +145,11 @@ export const commonOptionsShape = {
   waitBudgetMs: z.optional(nonNegativeInt),
   jitterMs: z.optional(nonNegativeInt),
   strictFailClosed: z.optional(z.boolean()),
+  largeResults: z.optional(
+    z.custom<LargeResultStore>(isLargeResultStore, {
+      message: 'a large-result store (`new S3ResultStore(...)` from `idemkit/s3`)',
+    }),
+  ),
   cache: z.optional(
     z.union([
       z.boolean(),

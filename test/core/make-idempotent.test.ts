@@ -10,10 +10,13 @@ import {
 } from '../../src/core/errors.js';
 import type { MakeIdempotentOptions } from '../../src/core/make-idempotent.js';
 import { makeIdempotent } from '../../src/core/make-idempotent.js';
+import type { LargeResultStore } from '../../src/core/types.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import { S3ResultStore } from '../../src/stores/s3.js';
 import { Fault, faultyClient } from '../stores/faults.js';
 import { createIdempotencyTable } from '../support/dynamodb.js';
+import { type S3Emulator, startS3 } from '../support/s3.js';
 import { recordingTelemetry } from './recording-telemetry.js';
 
 const { client, control } = faultyClient();
@@ -274,5 +277,52 @@ describe('a replay of a result that was too large to store', () => {
     await expect(replay).rejects.toBeInstanceOf(IdempotencyResultOmittedError);
     await expect(wrapped(p)).rejects.toMatchObject({ reason: 'too_large' });
     expect(runs).toHaveLength(1);
+  });
+});
+
+describe('a result too large for the record, with a large-result store', () => {
+  let s3: S3Emulator;
+  beforeAll(async () => {
+    s3 = await startS3();
+  });
+  afterAll(() => s3?.stop());
+
+  const receipt = async () => ({ receipt: randomBytes(400_000).toString('base64') });
+
+  it('returns the whole result on a replay, read back from S3, and does not run again', async () => {
+    const largeResults = new S3ResultStore({ bucket: s3.bucket, client: s3.client, prefix: 'wrapper/' });
+    const { wrapped, runs } = charge({ largeResults }, receipt);
+    const p = payment();
+    const first = await wrapped(p);
+    expect(await wrapped(p)).toStrictEqual(first);
+    // Another process (a cold start) replays it from the record and the object alone.
+    const { wrapped: cold, runs: coldRuns } = charge({ largeResults }, receipt);
+    expect(await cold(p)).toStrictEqual(first);
+    expect([runs.length, coldRuns.length]).toEqual([1, 0]);
+  });
+
+  it('stops writing the object before the lease ends, and completes without the body instead', async () => {
+    const aborted: boolean[] = [];
+    // A write that never finishes on its own: only the engine's deadline, before the lease ends, stops it.
+    const hanging: LargeResultStore = {
+      put: (_object, signal) =>
+        new Promise((_resolve, reject) => {
+          signal?.addEventListener('abort', () => {
+            aborted.push(true);
+            reject(signal.reason);
+          });
+        }),
+      get: async () => undefined,
+    };
+    const { wrapped, runs, telemetry } = charge({ largeResults: hanging, lockTtlSeconds: 2 }, receipt);
+    const p = payment();
+    expect(await wrapped(p)).toHaveProperty('receipt');
+    expect(aborted).toEqual([true]);
+    await expect(wrapped(p)).rejects.toMatchObject({ reason: 'too_large' });
+    expect(runs).toHaveLength(1);
+    expect(telemetry.signals.map(({ signal, facts }) => [signal, facts.detail?.operation])).toContainEqual([
+      'store_error',
+      'putLargeResult',
+    ]);
   });
 });

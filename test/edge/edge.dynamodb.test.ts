@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import type { CloudFrontRequestEvent, CloudFrontResultResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordKey } from '../../src/core/keys.js';
+import type { LargeResultStore } from '../../src/core/types.js';
 import { readCloudFrontRequest } from '../../src/edge/cloudfront.js';
 import { type EdgeHandler, edgeIdempotency, ForwardReason, httpIdentity } from '../../src/edge/index.js';
 import { readHttpEvent } from '../../src/http/event.js';
@@ -262,6 +264,40 @@ describe('the edge answers only what the origin decided', () => {
       });
       const replay = await answered(cloudFrontEvent('origin-request', request));
       expect(replay.body?.length).toBe(60 * 1024);
+    });
+
+    it('when the whole response is kept in a large-result store the edge does not read: the origin replays it whole', async () => {
+      const objects = new Map<string, Uint8Array>();
+      const largeResults: LargeResultStore = {
+        put: async ({ name, body }) => {
+          objects.set(name, body);
+          return name;
+        },
+        get: async (key) => objects.get(key),
+      };
+      const request = { key: newKey(), body: { amount: 1 }, contentType: 'application/json' };
+      // Random bytes do not compress: 800 KB of base64 stays past the record's limit after brotli.
+      const big = randomBytes(600_000).toString('base64');
+      const wrapped = middy(async () => ({ statusCode: 200, body: big })).use(
+        httpIdempotency({
+          store,
+          ...identity.origin,
+          environment: 'test',
+          mode: 'enforce',
+          waitBudgetMs: 0,
+          largeResults,
+        }),
+      );
+      await wrapped(originEvent('http', request), lambdaContext());
+      expect(objects.size).toBe(1);
+      for (const type of EDGE_EVENTS) {
+        expect(await edge.decide(cloudFrontEvent(type, request))).toMatchObject({
+          kind: 'forward',
+          reason: ForwardReason.TooLarge,
+        });
+      }
+      const replay = (await wrapped(originEvent('http', request), lambdaContext())) as HttpResult;
+      expect(replay.body).toBe(big);
     });
 
     it('when the store fails, whatever strictFailClosed would say at the origin', async () => {

@@ -40,6 +40,7 @@ describe('the package entry points', () => {
       'src/stores/redis.ts',
       [...CLI, ...CDK, /src\/http\//, /src\/sqs\//, /@aws-sdk/, /dynamodb/],
     ],
+    ['idemkit/s3', 'src/stores/s3.ts', [...CLI, ...CDK, /src\/http\//, /src\/sqs\//, /dynamodb/, /redis/]],
     ['idemkit/cdk', 'infra/constructs/index.ts', [...CLI, /src\/http\//, /src\/sqs\//, /infra\/stacks\//]],
     [
       'idemkit/kinesis',
@@ -61,7 +62,7 @@ describe('the package entry points', () => {
   it('are declared as subpath exports of the ESM build, for import and require alike, free of side effects', () => {
     expect(packageJson.sideEffects).toBe(false);
     expect(packageJson.engines.node).toBe('>=22');
-    for (const subpath of ['.', './dynamodb', './redis', './middy', './sqs', './cdk']) {
+    for (const subpath of ['.', './dynamodb', './redis', './s3', './middy', './sqs', './cdk']) {
       const target = packageJson.exports[subpath];
       expect(typeof target === 'object' && target.import.startsWith('./dist/')).toBe(true);
       // Without a condition that `require` matches, Node 22 answers ERR_PACKAGE_PATH_NOT_EXPORTED even though
