@@ -163,6 +163,8 @@ async function environment(
     ...localAwsEnvironment(dynamodb.endpoint, sqs.handlerEndpoint),
     IDEMPOTENCY_TABLE: resources.tableName,
     INVOICE_JOBS_QUEUE_URL: sqs.handlerQueueUrl(resources.queue.url),
+    // Every decision is printed, also the routine ones Lambda only counts, as the running playground does.
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'DEBUG',
   };
 }
 

@@ -111,7 +111,8 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
       ...localAwsEnvironment(dynamodb.endpoint, sqs.handlerEndpoint),
       IDEMPOTENCY_TABLE: resources.tableName,
       INVOICE_JOBS_QUEUE_URL: sqs.handlerQueueUrl(resources.queue.url),
-      POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
+      // DEBUG: the feed shows every decision; in Lambda the routine ones are only counted (INFO).
+      POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL ?? 'DEBUG',
     };
     Object.assign(process.env, handlerEnvironment);
     delete process.env.AWS_PROFILE;

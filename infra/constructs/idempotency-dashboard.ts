@@ -44,17 +44,6 @@ export interface IdempotencyDashboardProps {
   readonly period?: Duration;
 }
 
-// The decisions by kind, as the rollout guide asks operators to compare them before enforcing.
-const DECISIONS = [
-  Signal.FirstExecution,
-  Signal.Replay,
-  Signal.WouldReplay,
-  Signal.Mismatch,
-  Signal.WouldReject,
-  Signal.InProgress,
-  Signal.Waited,
-] as const;
-
 /**
  * A CloudWatch dashboard for rolling idemkit out the way the rollout guide says: per scope and mode, the
  * decisions by kind (first execution, replay, would-replay, mismatch, in progress, waited), the wait-time
@@ -117,12 +106,12 @@ export class IdempotencyDashboard extends Construct {
       for (const mode of modes) {
         const decisions = new cloudwatch.GraphWidget({
           title: `${opScope} (${mode}): decisions`,
-          left: DECISIONS.map((name) => metric(name, opScope, mode, 'Sum', name)),
+          left: METRICS.decisions.map((name) => metric(name, opScope, mode, 'Sum', name)),
           width: 10,
         });
         const waits = new cloudwatch.GraphWidget({
           title: `${opScope} (${mode}): wait time (ms)`,
-          left: ['p50', 'p99'].map((statistic) =>
+          left: METRICS.waitPercentiles.map((statistic) =>
             metric(METRICS.waitTime, opScope, mode, statistic, statistic),
           ),
           width: 7,

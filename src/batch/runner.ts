@@ -161,6 +161,15 @@ export function batchRunner<Event, R, Failure, Result>(
   let warned = false;
 
   return async function jobsHandler(event: Event, context: Context): Promise<BatchResponse<Failure>> {
+    try {
+      return await handleBatch(event, context);
+    } finally {
+      // The whole batch's decisions in one EMF document.
+      engine.telemetry.flush?.();
+    }
+  };
+
+  async function handleBatch(event: Event, context: Context): Promise<BatchResponse<Failure>> {
     const records = event === null || typeof event !== 'object' ? undefined : source.records(event);
     if (records === undefined) {
       throw new TypeError(
@@ -225,7 +234,7 @@ export function batchRunner<Event, R, Failure, Result>(
       failed.set(JSON.stringify(failure), failure);
     }
     return { batchItemFailures: [...failed.values()].map((itemIdentifier) => ({ itemIdentifier })) };
-  };
+  }
 
   /** The records of the redelivered jobs of this batch, read in one batch read; none for a fresh batch. */
   async function prefetch(

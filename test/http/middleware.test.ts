@@ -38,6 +38,18 @@ afterAll(() => {
 });
 
 type Options = Partial<HttpIdempotencyOptions<Record<string, unknown>>>;
+
+/** Runs `make` with `POWERTOOLS_LOG_LEVEL` set, as a function configured with that level would. */
+function atLogLevel<T>(level: string, make: () => T): T {
+  const previous = process.env.POWERTOOLS_LOG_LEVEL;
+  process.env.POWERTOOLS_LOG_LEVEL = level;
+  try {
+    return make();
+  } finally {
+    if (previous === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+    else process.env.POWERTOOLS_LOG_LEVEL = previous;
+  }
+}
 type Handler = (event: Record<string, unknown>) => Promise<unknown>;
 
 /** A handler behind the middleware that counts its runs and echoes the order it created. */
@@ -457,7 +469,7 @@ describe('rollout modes', () => {
     await invoke('http', input);
     await invoke('http', input);
     expect(runs.count).toBe(2);
-    expect(logs.lines.slice(from).join('\n')).toContain('"idempotency":"would_replay"');
+    expect(logs.lines.slice(from).join('\n')).toMatch(/"_aws".*"would_replay":1/);
   });
 });
 
@@ -505,11 +517,46 @@ describe('metrics', () => {
       expect(metric).toMatchObject({ mode: 'enforce', scope: 'create-order' });
     }
   });
+
+  it('write one EMF document per invocation, and log the routine decisions only at DEBUG', async () => {
+    const quiet = atLogLevel('INFO', () => build({ scope: 'create-order' }));
+    const loud = atLogLevel('DEBUG', () => build({ scope: 'create-order' }));
+    const decisionLines = (from: number) =>
+      logs.lines.slice(from).filter((line) => line.includes('"idempotency":"'));
+    const emfLines = (from: number) => logs.lines.slice(from).filter((line) => line.includes('"_aws"'));
+    const input = { key: newKey(), body: newPayload() };
+    let from = logs.lines.length;
+    await quiet.invoke('http', input);
+    await quiet.invoke('http', input);
+    expect(decisionLines(from)).toEqual([]);
+    expect(emfLines(from)).toHaveLength(2);
+    // A reused key with another body is what an operator needs to see.
+    from = logs.lines.length;
+    await quiet.invoke('http', { key: input.key, body: newPayload() });
+    expect(decisionLines(from).map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ level: 'WARN', idempotency: 'mismatch', scope: 'create-order' }),
+    ]);
+    from = logs.lines.length;
+    await loud.invoke('http', { key: newKey(), body: newPayload() });
+    expect(decisionLines(from).map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({
+        level: 'DEBUG',
+        message: 'idempotency first_execution',
+        service: expect.any(String),
+        timestamp: expect.any(String),
+        idempotency: 'first_execution',
+        mode: 'enforce',
+        scope: 'create-order',
+      }),
+    ]);
+    expect(emfLines(from)).toHaveLength(1);
+  });
 });
 
 describe('correlation ids', () => {
   it('echoes x-correlation-id, else x-request-id, else a generated one, and logs it', async () => {
-    const { invoke } = build({ store: new MemoryStore() });
+    // First executions are logged at DEBUG; the level is read when the middleware is built.
+    const { invoke } = atLogLevel('DEBUG', () => build({ store: new MemoryStore() }));
     const from = logs.lines.length;
     const a = await invoke('http', {
       key: newKey(),

@@ -41,6 +41,7 @@ function emitted(signals: readonly Signal[], scope: string, mode: string) {
   try {
     const telemetry = createTelemetry();
     for (const signal of signals) telemetry.emit(signal, { mode, scope, detail: { waitedMs: 12 } });
+    telemetry.flush?.();
   } finally {
     logs.stop();
   }
