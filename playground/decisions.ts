@@ -58,6 +58,11 @@ const RESERVED = new Set([
   'function_memory_size',
 ]);
 
+/** What `signal` means for the caller, in a few words (`''` for a signal this playground does not know). */
+export function meaningOf(signal: string): string {
+  return MEANING[signal] ?? '';
+}
+
 /** Digests are 43 characters; the first 10 are enough to tell keys apart on screen. */
 const short = (digest: string | undefined) => (digest === undefined ? '-' : `${digest.slice(0, 10)}…`);
 
@@ -74,7 +79,7 @@ export function formatDecision(record: DecisionRecord): string {
     .filter(([, value]) => value !== undefined && value !== null)
     .map(([name, value]) => `${name}=${String(value)}`)
     .join(' ');
-  const meaning = MEANING[record.signal] ?? '';
+  const meaning = meaningOf(record.signal);
   return [
     time,
     record.scope.padEnd(19),

@@ -41,6 +41,11 @@ export interface GatewayOptions {
   readonly maxBodyBytes: number;
   /** Answers `/_playground/*` requests; `undefined` means no such route. */
   readonly admin?: (request: GatewayRequest) => Promise<GatewayResponse | undefined>;
+  /**
+   * Takes a request whose answer is a stream (the page's server-sent events) before the gateway reads it,
+   * and returns whether it did. @default none
+   */
+  readonly stream?: (request: IncomingMessage, response: ServerResponse) => boolean;
   /** One line per request (method, path, status, time). @default ignore */
   readonly onAccess?: (line: string) => void;
   /** A handler that threw or timed out, already answered with 500/504. @default ignore */
@@ -92,6 +97,7 @@ export function problem(
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const server: Server = createServer((request, response) => {
+    if (options.stream?.(request, response) === true) return;
     const startedAt = Date.now();
     const correlationId = correlationOf(request);
     handle(request, options)

@@ -22,6 +22,7 @@ export function banner(playground: Playground): string[] {
   const env = config.settings.environment;
   return [
     `idemkit playground ready in ${playground.readyAfterMs} ms: ${url}`,
+    `  live decisions and the dashboard's counts: open ${playground.pageUrl}`,
     `  DynamoDB (${playground.dynamodbEngine}) ${endpoints.dynamodb}  table ${resources.tableName}`,
     `  SQS (fauxqs) ${endpoints.sqs}  queue ${resources.queue.name} → DLQ ${resources.deadLetterQueue.name} after ${resources.maxReceiveCount} receives, visibility ${resources.visibilityTimeoutSeconds} s`,
     `  stage ${config.settings.stage}, mode ${process.env.IDEMPOTENCY_MODE} (IDEMPOTENCY_MODE), lock TTL ${process.env.IDEMPOTENCY_LOCK_TTL_S ?? env.IDEMPOTENCY_LOCK_TTL_S} s`,

@@ -13,6 +13,7 @@ import {
   startGateway,
 } from './gateway.js';
 import type { LocalFunction } from './lambda.js';
+import { LiveView, PAGE_PATH } from './page.js';
 import { createResources, type PlaygroundResources } from './resources.js';
 import { LOCAL_CLIENT_CONFIG, type LocalDynamoDB, startLocalDynamoDB } from './servers/dynamodb-local.js';
 import { type LocalSqs, startSqs } from './servers/sqs.js';
@@ -34,6 +35,8 @@ export interface PlaygroundOptions {
 export interface Playground {
   /** The HTTP API, e.g. `http://127.0.0.1:3000`. */
   readonly url: string;
+  /** The page with the live decisions and the dashboard's counts, e.g. `http://127.0.0.1:3000/_playground/`. */
+  readonly pageUrl: string;
   readonly config: PlaygroundConfig;
   readonly resources: PlaygroundResources;
   /** The local servers' endpoints (give them to `--endpoint`). */
@@ -44,6 +47,8 @@ export interface Playground {
   readonly handlerEnvironment: Readonly<Record<string, string>>;
   /** Every idempotency decision the handlers logged, as they log them. */
   readonly feed: DecisionFeed;
+  /** What the page shows: the counts and the open pages' event streams. */
+  readonly view: LiveView;
   /** The worker's switches: flip `fixed` to deploy "the fix". */
   readonly toggles: WorkerToggles;
   /** Extra milliseconds on each SQS send by the API handler: makes a first request slow. */
@@ -122,6 +127,8 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     const restoreLogs = captureHandlerLogs(feed);
     cleanups.push(async () => restoreLogs());
     feed.on('log', ({ level, message }) => log(`${level.toLowerCase()}: ${message}`));
+    const view = new LiveView(feed);
+    cleanups.push(async () => view.close());
 
     const api = await loadHandler<GatewayRoute['handler']>('orders-api', '../infra/handlers/orders-api.js');
     const referenceWorker = await loadHandler<(e: SQSEvent, c: Context) => Promise<SQSBatchResponse>>(
@@ -157,8 +164,10 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
       routes: new Map([
         ['POST /orders', { fn: localFunction('orders-api', config.settings.api), handler: api }],
       ]),
-      admin: (request) =>
+      admin: async (request) =>
+        view.asset(request) ??
         admin(request, { toggles, latency: sqs.latency, sqs: workerSqs, queueUrl: resources.queue.url }),
+      stream: (request, response) => view.stream(request, response),
       onAccess: (line) => log(`http: ${line}`),
       onCrash: (error, route) =>
         log(
@@ -169,12 +178,14 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
 
     return {
       url: gateway.url,
+      pageUrl: `${gateway.url}${PAGE_PATH}`,
       config,
       resources,
       endpoints: { dynamodb: dynamodb.endpoint, sqs: sqs.endpoint },
       handlerEnvironment,
       dynamodbEngine: dynamodb.engine,
       feed,
+      view,
       toggles,
       latency: sqs.latency,
       worker,
@@ -284,7 +295,8 @@ interface AdminState {
 /**
  * The playground's own routes, not part of the reference API:
  * `POST /_playground/fix` `{"fixed":true}`, `POST /_playground/latency` `{"ms":1500}`,
- * `POST /_playground/jobs` (a raw job body, sent to the queue with the token's org), `GET /_playground/health`.
+ * `POST /_playground/jobs` (a raw job body, sent to the queue with the token's org), `GET /_playground/health`;
+ * the page (`GET /_playground/`) and its events are {@link LiveView}'s.
  */
 async function admin(request: GatewayRequest, state: AdminState): Promise<GatewayResponse | undefined> {
   const route = `${request.method} ${request.path}`;
