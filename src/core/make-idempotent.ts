@@ -83,8 +83,7 @@ export function makeIdempotent<Args extends unknown[], Result>(
   const { scope } = options;
 
   // `this` passes through to the operation, so a method (and the `@idempotent()` decorator) keeps its instance.
-  return async function idempotent(this: unknown, ...args: Args): Promise<Result> {
-    if (guard.engine.mode === 'off') return operation.apply(this, args);
+  const guarded = async function guarded(this: unknown, ...args: Args): Promise<Result> {
     const context = args.find(isLambdaContext);
     const entry = await guard.enter({
       org: typeof options.org === 'string' ? options.org : options.org(...args),
@@ -116,6 +115,16 @@ export function makeIdempotent<Args extends unknown[], Result>(
         });
         return outcome.value;
       }
+    }
+  };
+
+  return async function idempotent(this: unknown, ...args: Args): Promise<Result> {
+    if (guard.engine.mode === 'off') return operation.apply(this, args);
+    try {
+      return await guarded.apply(this, args);
+    } finally {
+      // The call's metrics in one EMF document: the wrapper cannot see the invocation around it.
+      guard.engine.telemetry.flush?.();
     }
   };
 }

@@ -172,7 +172,7 @@ export function edgeIdempotency(options: EdgeIdempotencyOptions): EdgeHandler {
     {},
   );
 
-  const decide = async (event: CloudFrontRequestEvent): Promise<EdgeOutcome> => {
+  const decideOnce = async (event: CloudFrontRequestEvent): Promise<EdgeOutcome> => {
     const cf = event.Records[0]?.cf;
     if (cf === undefined)
       throw new TypeError('Expected a CloudFront request event with one record, got none.');
@@ -232,6 +232,15 @@ export function edgeIdempotency(options: EdgeIdempotencyOptions): EdgeHandler {
     return generated === undefined
       ? forward(ForwardReason.TooLarge)
       : { kind: 'answer', response: generated };
+  };
+
+  const decide = async (event: CloudFrontRequestEvent): Promise<EdgeOutcome> => {
+    try {
+      return await decideOnce(event);
+    } finally {
+      // One EMF document per invocation, with what it decided.
+      telemetry.flush?.();
+    }
   };
 
   const handler = async (event: CloudFrontRequestEvent): Promise<CloudFrontRequestResult> => {

@@ -178,6 +178,8 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
       response === undefined
         ? undefined
         : headersWith(response, { [CORRELATION_HEADER]: state.correlationId });
+    // Middy runs no `after` on an early response: this invocation's metrics are written here.
+    engine.telemetry.flush?.();
   };
 
   const idempotencyBefore = async (request: AnyRequest): Promise<void> => {
@@ -287,9 +289,10 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
           request.response = {
             ...(response as ProxyResponse),
             body: keepWhileStreaming(stored as ProxyResponse, body, (outcome) =>
-              outcome.ok
+              (outcome.ok
                 ? ownership.complete(outcome.stored, { fallback, dropped: outcome.dropped, audit })
-                : ownership.release(),
+                : ownership.release()
+              ).finally(() => engine.telemetry.flush?.()),
             ),
           };
         } else {
@@ -302,11 +305,13 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
         [CORRELATION_HEADER]: state.correlationId,
       });
     }
+    engine.telemetry.flush?.();
   };
 
   const idempotencyOnError = async (request: AnyRequest): Promise<void> => {
     // Only a lease this request owns is released: a rejected duplicate holds none.
     await takeOwnership(request, request.internal[STATE] as RequestState | undefined)?.release();
+    engine.telemetry.flush?.();
   };
 
   return {
