@@ -57,10 +57,10 @@ export interface Telemetry {
 
 /** The methods of a Powertools `Logger` idemkit writes with, so yours can be shared (no import of ours). */
 export interface TelemetryLogger {
-  debug(message: string, ...extra: object[]): void;
-  info(message: string, ...extra: object[]): void;
-  warn(message: string, ...extra: object[]): void;
-  error(message: string, ...extra: object[]): void;
+  debug(message: string, ...extra: Record<string, unknown>[]): void;
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
 }
 
 /** The methods of a Powertools `Metrics` idemkit writes with, so yours can be shared (no import of ours). */
@@ -150,7 +150,7 @@ function metricsDisabled(env: Readonly<Record<string, string | undefined>>): boo
  * then the fields) in one `stdout.write`: the lines Logs Insights queries and the playground read.
  */
 function builtInLogger(service: string, threshold: number): TelemetryLogger {
-  const write = (level: Level, message: string, extra: object[]) => {
+  const write = (level: Level, message: string, extra: Record<string, unknown>[]) => {
     if (LEVEL_VALUES[level] < threshold) return;
     const trace = process.env._X_AMZN_TRACE_ID;
     const root = trace === undefined ? undefined : /Root=([^;]+)/.exec(trace)?.[1];
