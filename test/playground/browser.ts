@@ -24,14 +24,15 @@ const executable = (path: string) => {
  */
 export function findChromium(
   env: Readonly<Record<string, string | undefined>> = process.env,
+  paths: readonly string[] = DEBIAN_PATHS,
 ): string | undefined {
   const named = env[CHROMIUM_VARIABLE]?.trim();
   if (named !== undefined && named !== '') {
     if (!executable(named))
       throw new Error(
-        `Expected \`${CHROMIUM_VARIABLE}\` to name an executable browser, got ${named}; unset it to use ${DEBIAN_PATHS.join(' or ')}.`,
+        `Expected \`${CHROMIUM_VARIABLE}\` to name an executable browser, got ${named}; unset it to use ${paths.join(' or ')}.`,
       );
     return named;
   }
-  return DEBIAN_PATHS.find(executable);
+  return paths.find(executable);
 }

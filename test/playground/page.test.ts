@@ -13,6 +13,7 @@ import { keyDigest } from '../../src/core/keys.js';
 import { METRICS } from '../../src/core/metrics.js';
 import { createTelemetry, Signal } from '../../src/core/telemetry.js';
 import { captureLogs } from '../support/log-capture.js';
+import { findChromium } from './browser.js';
 import { openEventStream } from './sse.js';
 
 const record = (signal: string, overrides: Partial<DecisionRecord> = {}): DecisionRecord => ({
@@ -258,5 +259,17 @@ describe("the playground page's event stream, in process", () => {
     expect((await fetch(`${url}${PAGE_PATH}page.css`)).status).toBe(200);
     expect((await fetch(`${url}${PAGE_PATH}nothing.js`)).status).toBe(404);
     expect((await fetch(`${url}${PAGE_PATH}`, { method: 'POST' })).status).toBe(404);
+  });
+});
+
+describe("the page test's browser", () => {
+  it('is IDEMKIT_CHROMIUM when set, else the first Debian path that exists, else none (the test is skipped)', () => {
+    const node = process.execPath; // an executable that exists on every machine running this test
+    expect(findChromium({ IDEMKIT_CHROMIUM: node }, ['/nonexistent/chromium'])).toBe(node);
+    expect(findChromium({}, ['/nonexistent/chromium', node])).toBe(node);
+    expect(findChromium({ IDEMKIT_CHROMIUM: ' ' }, ['/nonexistent/chromium'])).toBeUndefined();
+    expect(() => findChromium({ IDEMKIT_CHROMIUM: '/nonexistent/chrome' }, [node])).toThrow(
+      /Expected `IDEMKIT_CHROMIUM` to name an executable browser, got \/nonexistent\/chrome/,
+    );
   });
 });
