@@ -8,6 +8,9 @@ import type { EncodedResult, LargeResultStore, ResultRef } from './types.js';
  * content digest, written before the record completes, and verified on every replay.
  */
 
+/** The prefix objects go under unless the store's `prefix` says otherwise (the CDK bucket's rule and grants too). */
+export const DEFAULT_RESULT_PREFIX = 'results/';
+
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const FORMS: ReadonlySet<string> = new Set(['text', 'bytes']);
 

@@ -15,7 +15,10 @@ import {
   type S3ClientConfig,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { DEFAULT_RESULT_PREFIX } from '../core/large-result.js';
 import type { LargeResultStore } from '../core/types.js';
+
+export { DEFAULT_RESULT_PREFIX } from '../core/large-result.js';
 
 /**
  * Options of {@link S3ResultStore}.
@@ -43,9 +46,6 @@ export interface S3ResultStoreOptions {
    */
   readonly clientConfig?: S3ClientConfig;
 }
-
-/** The prefix objects go under unless `prefix` says otherwise. */
-export const DEFAULT_RESULT_PREFIX = 'results/';
 
 /**
  * Keeps results too large for a record as S3 objects: one `PutObject` before the record completes (with its SHA-256,
