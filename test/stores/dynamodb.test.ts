@@ -335,6 +335,15 @@ describe('a damaged item read from the table', () => {
     ['with expiresAt as a string', (item) => Object.assign(item, { expiresAt: { S: 'soon' } })],
     ['IN_PROGRESS without a lease end', (item) => delete item.leaseUntil],
     ['without a fingerprint', (item) => delete item.fingerprint],
+    [
+      'with a resultRef that is not a pointer',
+      (item) => Object.assign(item, { resultRef: { S: '{"key":""}' } }),
+    ],
+    [
+      'with a resultRef whose digest is not SHA-256 hex',
+      (item) =>
+        Object.assign(item, { resultRef: { S: '{"key":"k","sha256":"abc","size":1,"form":"bytes"}' } }),
+    ],
   ];
   for (const [name, damage] of damaged) {
     it(`${name} is a store error naming the attribute, never a claimable lease`, async () => {
