@@ -99,6 +99,10 @@ export interface EngineOptions {
   /** `undefined` for no cache. */
   readonly cache?: RecordCache;
   readonly clock?: () => number;
+  /** Where the jitter of polls and retries comes from, in [0, 1): tests pin it to assert the backoff. */
+  readonly random?: () => number;
+  /** How the engine waits between polls and retries: tests record the waits instead of sleeping. */
+  readonly sleep?: (ms: number) => Promise<unknown>;
   readonly codecLimits?: CodecLimits;
   /** Where results too large for a record are kept whole; `undefined` to complete such a record without its body. */
   readonly largeResults?: LargeResultStore;
@@ -130,6 +134,8 @@ export class IdempotencyEngine {
   readonly telemetry: Telemetry;
   readonly #cache: RecordCache | undefined;
   readonly #clock: () => number;
+  readonly #random: () => number;
+  readonly #sleep: (ms: number) => Promise<unknown>;
   readonly #codecLimits: CodecLimits;
   readonly #largeResults: LargeResultStore | undefined;
   readonly #durations = new Durations();
@@ -140,6 +146,8 @@ export class IdempotencyEngine {
     this.telemetry = options.telemetry;
     this.#cache = options.cache;
     this.#clock = options.clock ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#sleep = options.sleep ?? ((ms) => sleep(ms));
     this.#codecLimits = options.codecLimits ?? DEFAULT_CODEC_LIMITS;
     this.#largeResults = options.largeResults;
   }
@@ -211,10 +219,10 @@ export class IdempotencyEngine {
         const waitNow = this.now();
         if (waitNow >= deadline) return this.#report(decision, facts, waitedMs());
         const leaseLeft = (record.leaseUntil ?? 0) - waitNow;
-        await sleep(
+        await this.#sleep(
           Math.max(
             1,
-            Math.min(pollMs + Math.random() * this.settings.jitterMs, deadline - waitNow, leaseLeft + 1),
+            Math.min(pollMs + this.#random() * this.settings.jitterMs, deadline - waitNow, leaseLeft + 1),
           ),
         );
         polled = true;
@@ -628,7 +636,7 @@ export class IdempotencyEngine {
         return applied(await this.#call('get', facts, () => this.store.get(lease.pk)));
       } catch (error) {
         if (attempt >= SETTLE_RETRIES) throw error;
-        await sleep(SETTLE_BACKOFF_MS * 2 ** attempt + Math.random() * this.settings.jitterMs);
+        await this.#sleep(SETTLE_BACKOFF_MS * 2 ** attempt + this.#random() * this.settings.jitterMs);
       }
     }
   }
