@@ -27,13 +27,13 @@ export {
   IdempotencyEdgeFunction,
   type IdempotencyEdgeFunctionProps,
 } from './idempotency-edge-function.js';
-export { IdempotencySweep, type IdempotencySweepProps, SWEEP_ACTIONS } from './idempotency-sweep.js';
 export {
   IdempotencyResultBucket,
   type IdempotencyResultBucketProps,
   RESULT_ACTIONS,
   RESULT_KEY_ACTIONS,
 } from './idempotency-result-bucket.js';
+export { IdempotencySweep, type IdempotencySweepProps, SWEEP_ACTIONS } from './idempotency-sweep.js';
 export {
   IdempotencyTable,
   type IdempotencyTableProps,
