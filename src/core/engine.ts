@@ -34,7 +34,11 @@ export interface Lease {
   readonly leaseUntil: number;
   readonly org: string;
   readonly scope: string;
+  /** As the claim wrote it: the meaning, or the provisional `raw:<rawDigest>` until {@link Lease.meaning} is written. */
   readonly fingerprint: string;
+  readonly rawDigest?: string;
+  /** The request's meaning, computed once when the record is completed; set only while `fingerprint` is provisional. */
+  readonly meaning?: () => string;
   readonly expiresAt: number;
   readonly createdAt: number;
   readonly attempt: number;
@@ -66,7 +70,16 @@ export interface BeginInput {
   readonly scope: string;
   /** The raw key; only its digest leaves this call. */
   readonly key: string;
-  readonly fingerprint: string;
+  /**
+   * What the request means; a function when it costs something to compute (a canonical JSON body) and a
+   * `rawDigest` may make it unneeded: it is then called at most once, only when the raw digests differ.
+   */
+  readonly fingerprint: string | (() => string);
+  /**
+   * The digest of the request's raw bytes (docs/protocol.md section 2, "The raw digest"): equal digests are the same
+   * request, whatever the meaning costs to compute. It must cover everything the fingerprint is computed from.
+   */
+  readonly rawDigest?: string;
   /** The Lambda's remaining time when known; 0 is a real value, not "unknown". */
   readonly remainingTimeMs?: number;
   /** Who claims (an SQS message id), stored so a later reader can tell redeliveries apart. */
@@ -169,13 +182,13 @@ export class IdempotencyEngine {
   async begin(input: BeginInput): Promise<Decision> {
     const pk = recordKey(input.org, input.scope, input.key);
     const facts = this.#facts(input.org, input.scope, pk, input.correlationId);
+    const request = requestOf(input);
     const startedAt = this.now();
     const cached = this.#cache?.get(pk, startedAt);
-    if (cached !== undefined)
-      return this.#report(await this.#decide(cached, input.fingerprint, true, facts), facts, 0);
+    if (cached !== undefined) return this.#report(await this.#decide(cached, request, true, facts), facts, 0);
     const { known } = input;
     if (known?.pk === pk && recordState(known, startedAt) === RecordState.Completed)
-      return this.#report(await this.#decide(known, input.fingerprint, false, facts), facts, 0);
+      return this.#report(await this.#decide(known, request, false, facts), facts, 0);
 
     const observing = this.mode === 'observe';
     const budget = observing ? 0 : this.#waitBudget(input);
@@ -187,7 +200,7 @@ export class IdempotencyEngine {
     const waitedMs = () => (polled ? this.now() - startedAt : 0);
     for (;;) {
       const nowMs = this.now();
-      const lease = this.#newLease(pk, input, nowMs, lastSeen);
+      const lease = this.#newLease(pk, input, request, nowMs, lastSeen);
       // A replay reopens exactly the FAILED record it saw, fenced by that record's token.
       const failedToken = lastSeen?.status === RecordStatus.Failed ? lastSeen.leaseToken : undefined;
       const claim = await this.#call('claim', facts, () =>
@@ -202,18 +215,18 @@ export class IdempotencyEngine {
       // The blocking record vanished between the condition check and the read: claim again.
       let record = claim.existing;
       while (record !== undefined) {
-        if (this.#reopens(record, input)) {
+        if (this.#reopens(record, input, request)) {
           lastSeen = record;
           break;
         }
-        if (this.#resumes(record, input)) {
-          const resumed = await this.#resume(record, input, facts);
+        if (this.#resumes(record, input, request)) {
+          const resumed = await this.#resume(record, input, request, facts);
           if (resumed !== undefined)
             return this.#report({ kind: 'execute', lease: resumed, resumed: true }, facts, waitedMs());
           // The lease changed between the claim and the renewal: claim again.
           break;
         }
-        const decision = await this.#decide(record, input.fingerprint, false, facts);
+        const decision = await this.#decide(record, request, false, facts);
         if (decision.kind !== 'in_progress') return this.#report(decision, facts, waitedMs());
         lastSeen = record;
         const waitNow = this.now();
@@ -241,35 +254,35 @@ export class IdempotencyEngine {
    * Throws {@link IdempotencyStoreError} when the store fails.
    */
   async peek(
-    input: Pick<BeginInput, 'org' | 'scope' | 'key' | 'fingerprint' | 'correlationId'>,
+    input: Pick<BeginInput, 'org' | 'scope' | 'key' | 'fingerprint' | 'rawDigest' | 'correlationId'>,
   ): Promise<Exclude<Decision, { kind: 'execute' }> | undefined> {
     const pk = recordKey(input.org, input.scope, input.key);
     const facts = this.#facts(input.org, input.scope, pk, input.correlationId);
     const cached = this.#cache?.get(pk, this.now());
     const record = cached ?? (await this.#call('get', facts, () => this.store.get(pk)));
     if (record === undefined || isClaimable(record, { nowMs: this.now() })) return undefined;
-    const decision = await this.#decide(record, input.fingerprint, cached !== undefined, facts);
+    const decision = await this.#decide(record, requestOf(input), cached !== undefined, facts);
     return this.#report(decision, facts, 0) as Exclude<Decision, { kind: 'execute' }>;
   }
 
   /** A replay meets a FAILED record with the same meaning that another owner failed: run it again, once. */
-  #reopens(record: IdempotencyRecord, input: BeginInput): boolean {
+  #reopens(record: IdempotencyRecord, input: BeginInput, request: RequestIdentity): boolean {
     return (
       input.reclaimFailed === true &&
-      record.fingerprint === input.fingerprint &&
+      matchOf(record, request) === Match.Same &&
       recordState(record, this.now()) === RecordState.Failed &&
       isReopenable(record, input.owner)
     );
   }
 
   /** The same owner meets its own live lease with the same meaning, and its door lets it take the lease up. */
-  #resumes(record: IdempotencyRecord, input: BeginInput): boolean {
+  #resumes(record: IdempotencyRecord, input: BeginInput, request: RequestIdentity): boolean {
     return (
       input.resumeOwnLease === true &&
       input.owner !== undefined &&
       record.owner === input.owner &&
       record.leaseToken !== undefined &&
-      record.fingerprint === input.fingerprint &&
+      matchOf(record, request) === Match.Same &&
       recordState(record, this.now()) === RecordState.Live
     );
   }
@@ -278,6 +291,7 @@ export class IdempotencyEngine {
   async #resume(
     record: IdempotencyRecord,
     input: BeginInput,
+    request: RequestIdentity,
     facts: SignalFacts,
   ): Promise<Lease | undefined> {
     const token = record.leaseToken as string;
@@ -295,6 +309,8 @@ export class IdempotencyEngine {
       org: record.org,
       scope: record.scope,
       fingerprint: record.fingerprint,
+      rawDigest: record.rawDigest,
+      ...(isProvisional(record.fingerprint) ? { meaning: request.meaning } : {}),
       expiresAt,
       createdAt: record.createdAt,
       attempt: record.attempt,
@@ -357,11 +373,14 @@ export class IdempotencyEngine {
       if (fallback?.result !== undefined) encoded = { ...fallback, dropped: encoded.dropped };
     }
     const completedAt = this.now();
+    // The meaning a claim left provisional is computed now, once, and written with the outcome.
+    const meaning = lease.meaning?.();
     const update = {
       status,
       result: encoded.result,
       resultDropped: encoded.dropped,
       resultRef,
+      fingerprint: meaning,
       completedAt,
       expiresAt: lease.expiresAt,
     };
@@ -386,7 +405,8 @@ export class IdempotencyEngine {
         scope: lease.scope,
         status,
         expiresAt: lease.expiresAt,
-        fingerprint: lease.fingerprint,
+        fingerprint: meaning ?? lease.fingerprint,
+        ...(lease.rawDigest === undefined ? {} : { rawDigest: lease.rawDigest }),
         result: encoded.result,
         resultDropped: encoded.dropped,
         ...(resultRef === undefined ? {} : { resultRef }),
@@ -457,14 +477,24 @@ export class IdempotencyEngine {
     return Math.max(0, Math.min(budget, input.remainingTimeMs - WAIT_SAFETY_MS));
   }
 
-  #newLease(pk: string, input: BeginInput, nowMs: number, lastSeen: IdempotencyRecord | undefined): Lease {
+  #newLease(
+    pk: string,
+    input: BeginInput,
+    request: RequestIdentity,
+    nowMs: number,
+    lastSeen: IdempotencyRecord | undefined,
+  ): Lease {
+    // With a raw digest, a costly meaning is left for the complete: a replay then never computes it.
+    const provisional = request.rawDigest !== undefined && typeof input.fingerprint === 'function';
     return {
       pk,
       token: randomUUID(),
       leaseUntil: nowMs + this.#leaseMs(input.remainingTimeMs),
       org: input.org,
       scope: input.scope,
-      fingerprint: input.fingerprint,
+      fingerprint: provisional ? `${PROVISIONAL_PREFIX}${request.rawDigest}` : request.meaning(),
+      ...(request.rawDigest === undefined ? {} : { rawDigest: request.rawDigest }),
+      ...(provisional ? { meaning: request.meaning } : {}),
       expiresAt: this.#expiresAt(nowMs),
       createdAt: nowMs,
       attempt: (lastSeen?.attempt ?? 0) + 1,
@@ -483,6 +513,7 @@ export class IdempotencyEngine {
       leaseToken: lease.token,
       owner: lease.owner,
       fingerprint: lease.fingerprint,
+      rawDigest: lease.rawDigest,
       createdAt: lease.createdAt,
       attempt: lease.attempt,
       v: RECORD_VERSION,
@@ -491,12 +522,15 @@ export class IdempotencyEngine {
 
   async #decide(
     record: IdempotencyRecord,
-    fingerprint: string,
+    request: RequestIdentity,
     fromCache: boolean,
     facts: SignalFacts,
   ): Promise<Decision> {
-    if (record.fingerprint !== fingerprint) return { kind: 'mismatch', record };
+    const match = matchOf(record, request);
     const state = recordState(record, this.now());
+    // A meaning not written yet is known only once the owner completes: until then the request waits or gets 409.
+    if (match === Match.Different || (match === Match.Unknown && state !== RecordState.Live))
+      return { kind: 'mismatch', record };
     if (state === RecordState.Completed) {
       if (!fromCache) this.#durations.learn(record);
       // Observe mode runs the request anyway: no object is read for a replay nobody sends.
@@ -668,4 +702,37 @@ function signalOf(decision: Decision, mode: Mode): Signal {
     case 'failed':
       return Signal.PreviouslyFailed;
   }
+}
+
+/** A claim that carried a raw digest writes this before the digest as the fingerprint, until the meaning is written. */
+const PROVISIONAL_PREFIX = 'raw:';
+
+function isProvisional(fingerprint: string): boolean {
+  return fingerprint.startsWith(PROVISIONAL_PREFIX);
+}
+
+/** How one request is compared with records: its raw digest, and its meaning computed at most once. */
+interface RequestIdentity {
+  readonly rawDigest?: string;
+  readonly meaning: () => string;
+}
+
+function requestOf(input: Pick<BeginInput, 'fingerprint' | 'rawDigest'>): RequestIdentity {
+  const { fingerprint } = input;
+  if (typeof fingerprint === 'string') return { rawDigest: input.rawDigest, meaning: () => fingerprint };
+  let meaning: string | undefined;
+  return { rawDigest: input.rawDigest, meaning: () => (meaning ??= fingerprint()) };
+}
+
+const Match = { Same: 'same', Different: 'different', Unknown: 'unknown' } as const;
+type Match = (typeof Match)[keyof typeof Match];
+
+/**
+ * Whether a record was written for this request (docs/protocol.md section 2): equal raw digests say yes at once;
+ * otherwise the meanings decide, `unknown` while the record's is still provisional (its owner has not completed).
+ */
+function matchOf(record: IdempotencyRecord, request: RequestIdentity): Match {
+  if (request.rawDigest !== undefined && record.rawDigest === request.rawDigest) return Match.Same;
+  if (isProvisional(record.fingerprint)) return Match.Unknown;
+  return record.fingerprint === request.meaning() ? Match.Same : Match.Different;
 }

@@ -80,7 +80,7 @@ export interface CommonOptions {
   readonly cache?: boolean | CacheOptions;
   /**
    * Where decisions are logged and counted.
-   * @default Powertools Logger and Metrics (`createTelemetry()`)
+   * @default `createTelemetry()`: JSON log lines where an operator acts, one EMF document per invocation
    */
   readonly telemetry?: Telemetry;
   /**

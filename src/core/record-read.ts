@@ -47,6 +47,7 @@ export function assembleRecord(read: FieldReader, result: EncodedResult | undefi
     status,
     expiresAt: read.number('expiresAt', true),
     fingerprint: read.string('fingerprint', true),
+    rawDigest: read.string('rawDigest', false),
     createdAt: read.number('createdAt', true),
     attempt: read.number('attempt', true),
     v: read.number('v', true),

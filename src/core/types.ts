@@ -44,7 +44,16 @@ export interface IdempotencyRecord {
   readonly leaseToken?: string;
   /** Who holds or held the lease (an SQS message id for jobs); lets a door tell redeliveries apart. */
   readonly owner?: string;
+  /**
+   * What the request means (docs/protocol.md section 2). While `IN_PROGRESS` after a claim that carried a
+   * {@link IdempotencyRecord.rawDigest}, the provisional `raw:<rawDigest>`: the meaning is written on completion.
+   */
   readonly fingerprint: string;
+  /**
+   * The digest of the request's raw bytes, when the door has them (HTTP bodies): a retry with the same digest is
+   * the same request without canonicalizing its body again. Absent on records written before it existed.
+   */
+  readonly rawDigest?: string;
   /** The encoded outcome; absent when the operation returned `undefined` or the result was dropped. */
   readonly result?: EncodedResult;
   /** Why a completed record has no body although the operation returned one. */
@@ -120,6 +129,8 @@ export interface CompletionUpdate {
   readonly result?: EncodedResult;
   readonly resultDropped?: ResultDroppedReason;
   readonly resultRef?: ResultRef;
+  /** The request's meaning, replacing the provisional fingerprint a claim with a raw digest wrote. */
+  readonly fingerprint?: string;
   readonly completedAt: number;
   readonly expiresAt: number;
 }

@@ -7,7 +7,7 @@ import { IdempotencyConfigError } from '../core/errors.js';
 import { ENVIRONMENTS, MODES, parseOptions } from '../core/options.js';
 import { createTelemetry, type Telemetry } from '../core/telemetry.js';
 import type { Store } from '../core/types.js';
-import { httpFingerprint } from '../http/fingerprint.js';
+import { httpFingerprint, httpRawDigest } from '../http/fingerprint.js';
 import { IDEMPOTENCY_KEY_HEADER, readIdempotencyKey } from '../http/key.js';
 import { CORRELATION_HEADER, decisionResponse } from '../http/middleware.js';
 import { headersWith } from '../http/response.js';
@@ -69,7 +69,7 @@ export interface EdgeIdempotencyOptions {
   readonly enforceMethods?: readonly string[];
   /**
    * Where decisions are logged and counted.
-   * @default Powertools Logger and Metrics (`createTelemetry()`)
+   * @default `createTelemetry()`: JSON log lines where an operator acts, one EMF document per invocation
    */
   readonly telemetry?: Telemetry;
   /**
@@ -203,7 +203,8 @@ export function edgeIdempotency(options: EdgeIdempotencyOptions): EdgeHandler {
         org,
         scope: identity.scope,
         key: reading.key,
-        fingerprint: httpFingerprint(view),
+        fingerprint: () => httpFingerprint(view),
+        rawDigest: httpRawDigest(view),
         correlationId,
       });
     } catch {

@@ -13,6 +13,29 @@ export function httpFingerprint(view: HttpRequestView): string {
   return fingerprintOf([view.method, view.path, view.query.join('&'), canonicalBody(view)]);
 }
 
+/**
+ * The digest of the request as received (docs/protocol.md section 2, "The raw digest"): method, path, sorted
+ * query, content type, body encoding and the body string, everything {@link httpFingerprint} reads. Equal digests
+ * mean equal fingerprints, so a byte-identical retry skips the canonical JSON. `undefined` when a body parser ran
+ * first (the body is then an object, not bytes).
+ *
+ * @example
+ * httpRawDigest(readHttpEvent(event)!);
+ */
+export function httpRawDigest(view: HttpRequestView): string | undefined {
+  const { body } = view;
+  if (body !== undefined && body !== null && typeof body !== 'string') return undefined;
+  return fingerprintOf([
+    'raw',
+    view.method,
+    view.path,
+    view.query.join('&'),
+    (view.headers['content-type'] ?? '').toLowerCase(),
+    view.isBase64Encoded ? 'base64' : 'text',
+    body ?? '',
+  ]);
+}
+
 function canonicalBody(view: HttpRequestView): string | Uint8Array {
   const { body } = view;
   if (body === undefined || body === null || body === '') return '';

@@ -18,7 +18,7 @@ import {
 import { resolveHttpSettings } from '../core/settings.js';
 import { Signal, type SignalFacts } from '../core/telemetry.js';
 import { defaultScope, type HttpRequestView, readHttpEvent } from './event.js';
-import { httpFingerprint } from './fingerprint.js';
+import { httpFingerprint, httpRawDigest } from './fingerprint.js';
 import { IDEMPOTENCY_KEY_HEADER, readIdempotencyKey } from './key.js';
 import { Problem, type ProxyResponse, problemResponse } from './problem.js';
 import { headersWith, omitHeaders, responseStatus, toStructured } from './response.js';
@@ -223,15 +223,17 @@ export function httpIdempotency<TEvent = unknown, TResult = unknown>(
         ),
       );
     }
+    // The default fingerprint is computed only if the raw digest cannot decide (docs/protocol.md section 2).
     const fingerprint =
       options.fingerprint === undefined
-        ? httpFingerprint(view)
+        ? () => httpFingerprint(view)
         : valueFingerprint(options.fingerprint(request.event as TEvent, request.context));
     const entry = await guard.enter({
       org,
       scope,
       key: reading.key,
       fingerprint,
+      ...(options.fingerprint === undefined ? { rawDigest: httpRawDigest(view) } : {}),
       correlationId,
       // Inside a Lambda durable function, the execution owns the record (docs/protocol.md section 10).
       ...durableGuardInput([request.context], () => remainingTimeOf(request.context)),

@@ -20,6 +20,7 @@ export const RECORD_FIELDS = [
   'leaseToken',
   'owner',
   'fingerprint',
+  'rawDigest',
   'result',
   'resultDropped',
   'resultRef',
@@ -165,6 +166,7 @@ export function toItem(record: IdempotencyRecord, layout: ItemLayout = DEFAULT_L
   if (record.leaseUntil !== undefined) item[names.leaseUntil] = { N: String(record.leaseUntil) };
   if (record.leaseToken !== undefined) item[names.leaseToken] = { S: record.leaseToken };
   if (record.owner !== undefined) item[names.owner] = { S: record.owner };
+  if (record.rawDigest !== undefined) item[names.rawDigest] = { S: record.rawDigest };
   if (record.result !== undefined) item[names.result] = encodeResultAttribute(record.result);
   if (record.resultDropped !== undefined) item[names.resultDropped] = { S: record.resultDropped };
   if (record.resultRef !== undefined) item[names.resultRef] = { S: formatResultRef(record.resultRef) };

@@ -186,6 +186,10 @@ export class DynamoDBStore implements Store {
       sets.push('{resultRef} = :resultRef');
       values[':resultRef'] = { S: formatResultRef(update.resultRef) };
     }
+    if (update.fingerprint !== undefined) {
+      sets.push('{fingerprint} = :fingerprint');
+      values[':fingerprint'] = { S: update.fingerprint };
+    }
     const { expressions, names } = compile(this.layout, `SET ${sets.join(', ')} REMOVE {leaseUntil}`, OWNED);
     return this.#fenced(
       new UpdateItemCommand({

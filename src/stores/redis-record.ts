@@ -37,6 +37,7 @@ export function toFields(record: IdempotencyRecord): string[] {
   optional('leaseUntil', record.leaseUntil);
   optional('leaseToken', record.leaseToken);
   optional('owner', record.owner);
+  optional('rawDigest', record.rawDigest);
   if (record.result !== undefined) pairs.push(...resultFields(record.result));
   optional('resultDropped', record.resultDropped);
   optional('resultRef', record.resultRef === undefined ? undefined : formatResultRef(record.resultRef));

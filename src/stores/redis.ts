@@ -222,6 +222,7 @@ export class RedisStore implements Store {
     if (update.result !== undefined) pairs.push(...resultFields(update.result));
     if (update.resultDropped !== undefined) pairs.push('resultDropped', update.resultDropped);
     if (update.resultRef !== undefined) pairs.push('resultRef', formatResultRef(update.resultRef));
+    if (update.fingerprint !== undefined) pairs.push('fingerprint', update.fingerprint);
     const reply = await this.#run(COMPLETE, pk, [
       leaseToken,
       ttlMs(update.expiresAt, update.completedAt),

@@ -27,14 +27,19 @@ import {
 const { client, counter } = localClient();
 let store: DynamoDBStore;
 let logs: LogCapture;
+const logLevel = process.env.POWERTOOLS_LOG_LEVEL;
 
 beforeAll(async () => {
   store = new DynamoDBStore({ tableName: await createIdempotencyTable(client), client });
   logs = captureLogs();
+  // Every decision logged, the routine ones too, so the secrets check below reads every line there could be.
+  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
 });
 afterAll(() => {
   logs.stop();
   client.destroy();
+  if (logLevel === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+  else process.env.POWERTOOLS_LOG_LEVEL = logLevel;
 });
 
 type Options = Partial<HttpIdempotencyOptions<Record<string, unknown>>>;

@@ -331,6 +331,29 @@ export function storeContract(name: string, makeStore: () => Store): void {
         expect(await store.get(plain.pk)).not.toHaveProperty('resultRef');
       });
 
+      it("keeps a claim's raw digest, and a complete replaces its provisional fingerprint with the meaning", async () => {
+        const store = makeStore();
+        const record = claimRecord({
+          rawDigest: 'digest-of-the-bytes',
+          fingerprint: 'raw:digest-of-the-bytes',
+        });
+        await store.claim(record, { nowMs: NOW_MS });
+        expect(await store.get(record.pk)).toStrictEqual(record);
+        await store.complete(record.pk, record.leaseToken ?? '', completion({ fingerprint: 'the-meaning' }));
+        expect(await store.get(record.pk)).toMatchObject({
+          status: 'COMPLETED',
+          rawDigest: 'digest-of-the-bytes',
+          fingerprint: 'the-meaning',
+        });
+        // A complete that names no fingerprint leaves the claim's.
+        const plain = claimRecord();
+        await store.claim(plain, { nowMs: NOW_MS });
+        await store.complete(plain.pk, plain.leaseToken ?? '', completion());
+        const stored = await store.get(plain.pk);
+        expect(stored?.fingerprint).toBe('fp-1');
+        expect(stored).not.toHaveProperty('rawDigest');
+      });
+
       it('leaves optional attributes that were never written absent, not present as undefined', async () => {
         const store = makeStore();
         const record = claimRecord();
