@@ -1,0 +1,273 @@
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { Signal, type Telemetry } from '../../src/core/telemetry.js';
+import { RecordStatus } from '../../src/core/types.js';
+import { type HttpIdempotencyOptions, httpIdempotency, httpLeaseSignal } from '../../src/http/index.js';
+import { MemoryStore } from '../../src/stores/memory.js';
+import { recordingTelemetry } from '../core/recording-telemetry.js';
+import {
+  type EventInput,
+  type HttpResult,
+  header,
+  httpEvent,
+  lambdaContext,
+  newKey,
+  newPayload,
+  orgOf,
+  problemOf,
+} from './harness.js';
+
+type Options = Partial<HttpIdempotencyOptions<Record<string, unknown>>>;
+type Handler = (event: Record<string, unknown>, context: Context) => Promise<unknown>;
+
+const created: Handler = async () => ({ statusCode: 201, body: JSON.stringify({ orderId: 'o-1' }) });
+
+/** A handler that runs until `finish` is called, so a duplicate meets its live lease. */
+function held() {
+  let finish = () => {};
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const handler: Handler = async () => {
+    await done;
+    return { statusCode: 201, body: '' };
+  };
+  return { handler, finish: () => finish() };
+}
+
+/** Resolves once the store holds a record: the first request has claimed. */
+async function claimed(store: MemoryStore): Promise<void> {
+  while (store.records().length === 0) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** An HTTP API handler behind the middleware, on a memory store, counting its runs. */
+function build(options: Options = {}, inner: Handler = created) {
+  const store = options.store instanceof MemoryStore ? options.store : new MemoryStore();
+  const telemetry = recordingTelemetry();
+  const runs = { count: 0 };
+  const handler = middy(async (event: Record<string, unknown>, context: Context) => {
+    runs.count++;
+    return inner(event, context);
+  }).use(
+    httpIdempotency<Record<string, unknown>>({
+      store,
+      org: (event) => orgOf(event),
+      environment: 'test',
+      mode: 'enforce',
+      waitBudgetMs: 0,
+      telemetry: telemetry.telemetry,
+      ...options,
+    }),
+  );
+  const invoke = (input: EventInput, context: Context = lambdaContext()) =>
+    handler(httpEvent('http', { body: newPayload(), ...input }), context) as Promise<HttpResult>;
+  return { invoke, runs, store, telemetry };
+}
+
+describe('a response with status 500', () => {
+  it('releases the key even when `storeResponse.statusCodes` would store every status', async () => {
+    const { invoke, runs, store } = build({ storeResponse: { statusCodes: () => true } }, async () => ({
+      statusCode: 500,
+      body: 'boom',
+    }));
+    const key = newKey();
+    await invoke({ key });
+    expect(store.records()).toEqual([]);
+    await invoke({ key });
+    expect(runs.count).toBe(2);
+  });
+
+  it('is the first status released by default; 499 is stored and replayed', async () => {
+    let status = 499;
+    const { invoke, runs, store } = build({}, async () => ({ statusCode: status, body: 'x' }));
+    const stored = newKey();
+    await invoke({ key: stored });
+    expect(store.records().map((record) => record.status)).toEqual([RecordStatus.Completed]);
+    status = 500;
+    const released = newKey();
+    await invoke({ key: released });
+    await invoke({ key: released });
+    expect(runs.count).toBe(3);
+  });
+});
+
+describe('the lease and the wait of an HTTP request', () => {
+  it('end with the Lambda: the lease is no longer than the remaining time', async () => {
+    let leaseLeft: number | undefined;
+    const store = new MemoryStore();
+    const { invoke } = build({ store, lockTtlSeconds: 300 }, async () => {
+      const [record] = store.records();
+      leaseLeft = (record?.leaseUntil ?? 0) - Date.now();
+      return { statusCode: 201, body: '' };
+    });
+    await invoke({ key: newKey() }, lambdaContext(2000));
+    expect(leaseLeft).toBeDefined();
+    expect(leaseLeft).toBeLessThanOrEqual(2000);
+  });
+
+  it('keep 500 ms of the Lambda for the answer: with less left, a duplicate is answered without polling', async () => {
+    const store = new MemoryStore();
+    let gets = 0;
+    const get = store.get.bind(store);
+    store.get = (pk) => {
+      gets++;
+      return get(pk);
+    };
+    const running = held();
+    const key = newKey();
+    const body = newPayload();
+    const owner = build({ store }, running.handler).invoke({ key, body }, lambdaContext(60_000));
+    await claimed(store);
+
+    const answer = await build({ store, waitBudgetMs: 60_000 }).invoke({ key, body }, lambdaContext(400));
+
+    expect(answer.statusCode).toBe(409);
+    expect(gets).toBe(0);
+    running.finish();
+    await owner;
+  });
+});
+
+describe('an engine error that is not a store error (a bug)', () => {
+  it('fails the request instead of running the handler unguarded', async () => {
+    const telemetry: Telemetry = {
+      emit(signal) {
+        if (signal === Signal.FirstExecution) throw new TypeError('telemetry bug');
+      },
+      warn() {},
+    };
+    const { invoke, runs } = build({ telemetry });
+    await expect(invoke({ key: newKey() })).rejects.toThrow(TypeError);
+    expect(runs.count).toBe(0);
+  });
+});
+
+describe('excluded paths', () => {
+  it('take `.` literally and `*` as any run of characters, in any of several globs', async () => {
+    const { invoke, runs } = build({ excludePaths: ['/health.json', '/internal/*'] });
+    // Without a key: an excluded path runs, a guarded one is answered 400.
+    expect((await invoke({ key: null, path: '/health.json' })).statusCode).toBe(201);
+    expect((await invoke({ key: null, path: '/internal/jobs/7' })).statusCode).toBe(201);
+    expect((await invoke({ key: null, path: '/healthXjson' })).statusCode).toBe(400);
+    expect((await invoke({ key: null, path: '/orders/internal/x' })).statusCode).toBe(400);
+    expect((await invoke({ key: null, path: '/health.json/more' })).statusCode).toBe(400);
+    expect(runs.count).toBe(2);
+  });
+});
+
+describe('a correlation id sent by the client', () => {
+  it('is echoed when it is 1 to 128 printable characters', async () => {
+    const { invoke } = build();
+    const longest = 'c'.repeat(128);
+    const answer = await invoke({ key: newKey(), headers: { 'x-correlation-id': longest } });
+    expect(header(answer, 'x-correlation-id')).toBe(longest);
+  });
+
+  it('is replaced by a generated one when it is too long or holds a space', async () => {
+    const { invoke } = build();
+    for (const sent of ['c'.repeat(129), 'two words']) {
+      const answer = await invoke({ key: newKey(), headers: { 'x-correlation-id': sent } });
+      expect(header(answer, 'x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it('is echoed on an early answer too (a request without a key)', async () => {
+    const { invoke } = build();
+    const answer = await invoke({ key: null, headers: { 'x-correlation-id': 'corr-early' } });
+    expect(answer.statusCode).toBe(400);
+    expect(header(answer, 'x-correlation-id')).toBe('corr-early');
+  });
+});
+
+describe('the problem details a client reads', () => {
+  it('say how long to wait before retrying a request that still runs, as Retry-After does', async () => {
+    const store = new MemoryStore();
+    const key = newKey();
+    const body = newPayload();
+    const running = held();
+    const owner = build({ store }, running.handler).invoke({ key, body });
+    await claimed(store);
+    const answer = await build({ store }).invoke({ key, body });
+    running.finish();
+    await owner;
+    const retryAfter = header(answer, 'retry-after');
+    expect(answer.statusCode).toBe(409);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(problemOf(answer).detail).toBe(
+      `The first request with this Idempotency-Key is still running; retry in ${retryAfter} s with the same key.`,
+    );
+  });
+
+  it('name the method of a request without a key', async () => {
+    const { invoke } = build();
+    const answer = await invoke({ key: null, method: 'PATCH' });
+    expect(problemOf(answer).detail).toBe(
+      'PATCH requests to this endpoint need an Idempotency-Key header: send a unique value (a UUID) and reuse it on retries.',
+    );
+  });
+
+  it('say what was wrong with an invalid key and what to send', async () => {
+    const { invoke } = build();
+    const answer = await invoke({ key: 'k'.repeat(256) });
+    expect(answer.statusCode).toBe(400);
+    expect(problemOf(answer).detail).toMatch(
+      / Send 1 to 255 printable characters, as a bare token or a quoted string\.$/,
+    );
+  });
+
+  it('say the organization is unusable when the org function throws', async () => {
+    const { invoke, runs } = build({
+      org: () => {
+        throw new Error('no claim');
+      },
+    });
+    const answer = await invoke({ key: newKey() });
+    expect(answer.statusCode).toBe(400);
+    expect(problemOf(answer).detail).toBe(
+      'The authenticated context names no usable organization; sign in with an account that belongs to one.',
+    );
+    expect(runs.count).toBe(0);
+  });
+});
+
+describe('in observe mode', () => {
+  it('runs a request without a key or with an unusable org, and counts it', async () => {
+    const { invoke, runs, telemetry } = build({ mode: 'observe', org: () => undefined });
+    expect((await invoke({ key: null })).statusCode).toBe(201);
+    expect((await invoke({ key: newKey() })).statusCode).toBe(201);
+    expect(runs.count).toBe(2);
+    expect(telemetry.names()).toEqual([Signal.MissingKey, Signal.InvalidOrg]);
+  });
+
+  it('counts an invalid key as invalid_key, not missing_key', async () => {
+    const { invoke, telemetry } = build({ mode: 'observe' });
+    await invoke({ key: '\u0001' });
+    expect(telemetry.names()).toEqual([Signal.InvalidKey]);
+  });
+});
+
+describe('the lease signal of a handler', () => {
+  it('is the running lease’s signal inside a first execution and is gone once it settled', async () => {
+    const context = lambdaContext();
+    let inside: AbortSignal | undefined;
+    const { invoke } = build({}, async (_event, handlerContext) => {
+      inside = httpLeaseSignal(handlerContext);
+      return { statusCode: 201, body: '' };
+    });
+    await invoke({ key: newKey() }, context);
+    expect(inside).toBeInstanceOf(AbortSignal);
+    expect(inside?.aborted).toBe(false);
+    expect(httpLeaseSignal(context)).toBeUndefined();
+  });
+
+  it('is undefined for a request that is not guarded', async () => {
+    let inside: AbortSignal | undefined = new AbortController().signal;
+    const { invoke } = build({ mode: 'off' }, async (_event, handlerContext) => {
+      inside = httpLeaseSignal(handlerContext);
+      return { statusCode: 201, body: '' };
+    });
+    await invoke({ key: newKey() });
+    expect(inside).toBeUndefined();
+  });
+});
