@@ -22,17 +22,18 @@ function installed(name: string): boolean {
 }
 
 /**
- * Loads a command's module, which imports its AWS SDK client. A client that is not installed is one line
- * naming the package and the install command, instead of a module-not-found stack.
+ * Loads a module that imports an AWS SDK client (a command's engine, or the client itself). A client that is not
+ * installed is one line naming the package and the install command, instead of a module-not-found stack.
  *
  * @example
- * const { peekCommand } = await loadCommand('dlq peek', () => import('./commands/dlq.js'));
+ * const { replay } = await loadCommand('dlq replay', () => import('./replay.js'));
  */
 export async function loadCommand<T>(command: string, load: () => Promise<T>): Promise<T> {
   try {
     return await load();
   } catch (error) {
-    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    const code = (error as { code?: string }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
     const message = String((error as Error).message);
     const missing =
       SDK_PACKAGES.find((name) => message.includes(`'${name}'`) && !installed(name)) ??
@@ -45,7 +46,64 @@ export async function loadCommand<T>(command: string, load: () => Promise<T>): P
   }
 }
 
-// Called only from the commands' modules, which `loadCommand` has loaded with the same package.
+/**
+ * The client lifecycle of an SQS command: loads the SDK (or says which package to install), builds the client
+ * from the common flags, runs `work`, turns AWS and network errors into one line, and destroys the client.
+ *
+ * @example
+ * return withSqs('dlq peek', flags, async (sqs, sdk) => ...);
+ */
+export async function withSqs<T>(
+  command: string,
+  options: CommonOptions,
+  work: (sqs: SQSClient, sdk: Sqs) => Promise<T>,
+): Promise<T> {
+  const sdk = await loadCommand(command, async () => sqsSdk());
+  const sqs = new sdk.SQSClient(clientConfig(options));
+  try {
+    return await work(sqs, sdk);
+  } catch (error) {
+    throw explainAwsError(error, target(options));
+  } finally {
+    sqs.destroy();
+  }
+}
+
+/**
+ * The client lifecycle of a DynamoDB command, as {@link withSqs}; a table that does not exist is one line naming
+ * `--table`, the Region and the endpoint.
+ *
+ * @example
+ * return withDynamo('records get', flags, async (ddb) => getRecord(ddb, flags.table, pk, layout));
+ */
+export async function withDynamo<T>(
+  command: string,
+  options: CommonOptions & { readonly table: string },
+  work: (ddb: DynamoDBClient, sdk: Dynamo) => Promise<T>,
+): Promise<T> {
+  const sdk = await loadCommand(command, async () => dynamoSdk());
+  const ddb = new sdk.DynamoDBClient(clientConfig(options));
+  try {
+    return await work(ddb, sdk);
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') {
+      throw new CliError(
+        `The table ${JSON.stringify(options.table)} given as \`--table\` does not exist in ${target(options).region}${options.endpoint === undefined ? '' : ` at ${options.endpoint}`}; check the name, \`--region\` and \`--endpoint\`.`,
+        { cause: error },
+      );
+    }
+    throw explainAwsError(error, target(options));
+  } finally {
+    ddb.destroy();
+  }
+}
+
+/** Where a command talks to, for error lines. */
+export function target(options: CommonOptions): { endpoint?: string; region: string } {
+  return { endpoint: options.endpoint, region: clientConfig(options).region };
+}
+
+// Called only through `withSqs` / `withDynamo` (or a module `loadCommand` loaded), which name a missing package.
 const sqsSdk = (): Sqs => require('@aws-sdk/client-sqs') as Sqs;
 const dynamoSdk = (): Dynamo => require('@aws-sdk/client-dynamodb') as Dynamo;
 
@@ -91,16 +149,6 @@ export function clientConfig(options: CommonOptions): {
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     ...(options.profile === undefined ? {} : { profile: options.profile }),
   };
-}
-
-/** An SQS client for the common flags. */
-export function sqsClient(options: CommonOptions): SQSClient {
-  return new (sqsSdk().SQSClient)(clientConfig(options));
-}
-
-/** A DynamoDB client for the common flags. */
-export function dynamoClient(options: CommonOptions): DynamoDBClient {
-  return new (dynamoSdk().DynamoDBClient)(clientConfig(options));
 }
 
 /** A queue found by URL or name. */

@@ -54,15 +54,15 @@ describe('dlq replay --native starts an AWS move task', () => {
     });
   });
 
-  it('refuses --native with --filter, because a move task moves every message', async () => {
+  it('refuses --native with --query, because a move task moves every message', async () => {
     const io = memoryIo();
     const code = await run(
-      ['dlq', 'replay', '--native', '--from', 'orders-dlq', '--filter', 'id', ...common],
+      ['dlq', 'replay', '--native', '--from', 'orders-dlq', '--query', 'id', ...common],
       io,
     );
     expect(code).toBe(2);
     expect(io.stderrLines).toEqual([
-      "idemkit: `--native` cannot be combined with `--filter`: AWS's move task moves every message; drop `--filter` or drop `--native`.",
+      'idemkit: `--native` cannot be combined with `--query`; drop one of them (run `idemkit dlq replay --help` for what each does).',
     ]);
     expect(sqs.commandCalls(StartMessageMoveTaskCommand)).toHaveLength(0);
   });

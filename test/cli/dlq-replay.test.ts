@@ -183,7 +183,7 @@ describe('dlq replay moves every selected message exactly once', () => {
   });
 });
 
-describe('dlq replay selects with --filter, --max, --dry-run and --keep', () => {
+describe('dlq replay selects with --query, --max, --dry-run and --keep', () => {
   it('moves only the messages the filter selects and leaves the rest visible in the DLQ', async () => {
     const { dlq, queue } = queuePair();
     await seed(sqs, dlq.queueUrl, jobs(30));
@@ -191,8 +191,8 @@ describe('dlq replay selects with --filter, --max, --dry-run and --keep', () => 
       '--yes',
       '--wait',
       '1',
-      '--filter',
-      'body.type = "refund" and (attr.tenant = "acme" or body.amount >= 20)',
+      '--query',
+      "body.type == 'refund' && (attr.tenant == 'acme' || body.amount >= `20`)",
     ]);
     expect(result.code).toBe(0);
     // i % 3 === 0 and (i even or i >= 20): 0, 6, 12, 18, 21, 24, 27.
@@ -200,7 +200,7 @@ describe('dlq replay selects with --filter, --max, --dry-run and --keep', () => 
       .map((m) => JSON.parse(m.body).amount)
       .sort((a, b) => a - b);
     expect(moved).toEqual([0, 6, 12, 18, 21, 24, 27]);
-    expect(result.stdout).toContain('7 selected, 7 moved, 23 skipped by the filter, 0 failed');
+    expect(result.stdout).toContain('7 selected, 7 moved, 23 skipped by the query, 0 failed');
     expect(ready(dlq.queueName)).toHaveLength(23);
     expect(inflight(dlq.queueName)).toHaveLength(0);
   });
@@ -231,8 +231,8 @@ describe('dlq replay selects with --filter, --max, --dry-run and --keep', () => 
       '1',
       '--max',
       '5',
-      '--filter',
-      'attr.tenant = "globex"',
+      '--query',
+      "attr.tenant == 'globex'",
     ]);
     expect(result.code).toBe(0);
     const moved = ready(queue.queueName);
@@ -248,14 +248,35 @@ describe('dlq replay selects with --filter, --max, --dry-run and --keep', () => 
       '--dry-run',
       '--wait',
       '1',
-      '--filter',
-      'body.type = "charge"',
+      '--query',
+      "body.type == 'charge'",
     ]);
     expect(result.code).toBe(0);
     expect(result.stdout.split('\n').filter((line) => line.startsWith('would move '))).toHaveLength(8);
     expect(result.stdout).toContain('Dry run, nothing moved');
     expect(ready(queue.queueName)).toHaveLength(0);
     expect(ready(dlq.queueName)).toHaveLength(12);
+  });
+
+  it('prints no byte of any body on --dry-run unless --show-bodies, in text or JSON', async () => {
+    const { dlq, queue } = queuePair();
+    const secret = (i: number) => `card-4111-1111-1111-${1000 + i}`;
+    await seed(
+      sqs,
+      dlq.queueUrl,
+      Array.from({ length: 4 }, (_, i) => ({
+        MessageBody: JSON.stringify({ type: 'charge', card: secret(i) }),
+      })),
+    );
+    for (const flags of [[], ['--json']]) {
+      const result = await replay(dlq.queueName, queue.queueName, ['--dry-run', '--wait', '1', ...flags]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('body hidden');
+      expect(result.stdout + result.stderr).not.toMatch(/card|4111|charge/);
+    }
+    const shown = await replay(dlq.queueName, queue.queueName, ['--dry-run', '--wait', '1', '--show-bodies']);
+    expect(shown.stdout).toContain(secret(0));
+    expect(ready(dlq.queueName)).toHaveLength(4);
   });
 
   it('copies with --keep and leaves every message visible in the DLQ', async () => {

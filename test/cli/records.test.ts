@@ -1,6 +1,6 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { view } from '../../src/cli/commands/records.js';
+import { view } from '../../src/cli/commands/records-shared.js';
 import { run } from '../../src/cli/program.js';
 import { keyDigest, recordKey } from '../../src/core/keys.js';
 import type { IdempotencyRecord } from '../../src/core/types.js';

@@ -51,8 +51,17 @@ export interface CliResult {
  * credentials. Asynchronous on purpose: fauxqs runs inside the test process and must keep answering.
  */
 export function idemkit(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runScript('src/cli/main.ts', args, env);
+}
+
+/** Runs `npm run invoke -- ...args` (playground/invoke-main.ts), as {@link idemkit} runs the CLI. */
+export function invoke(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runScript('playground/invoke-main.ts', args, env);
+}
+
+function runScript(script: string, args: readonly string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { idemkit } from '../cli/support.js';
+import { invoke } from '../cli/support.js';
 import { REPO_ROOT } from './processes.js';
 
 /** Each stream sample, how many distinct jobs it holds, and the raw keys no output line may show. */
@@ -20,12 +20,11 @@ const SAMPLES = [
   { sample: 'msk-batch', scope: 'capture-payment', jobs: 2, rawKeys: ['p-3001', 'p-3002'] },
 ] as const;
 
-describe('idemkit invoke with the stream samples', () => {
+describe('npm run invoke with the stream samples', () => {
   it.each(SAMPLES)(
     'runs each job of the $sample sample once, then acknowledges the redelivered batch from the store',
     async ({ sample, scope, jobs, rawKeys }) => {
-      const run = await idemkit([
-        'invoke',
+      const run = await invoke([
         'playground/stream-handlers.ts',
         `events/${sample}.json`,
         '--times',

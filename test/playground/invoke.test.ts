@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InvokeError, invokeHandler } from '../../playground/invoke.js';
-import { idemkit } from '../cli/support.js';
+import { invoke } from '../cli/support.js';
 import { REPO_ROOT } from './processes.js';
 
 const folder = mkdtempSync(join(tmpdir(), 'idemkit-invoke-'));
@@ -20,11 +20,10 @@ function orderEvent(key: string): string {
   return file;
 }
 
-describe('idemkit invoke', () => {
+describe('npm run invoke', () => {
   it('runs the handler once and replays the stored response to every later invocation', async () => {
     const key = `secret-${randomUUID()}`;
-    const run = await idemkit([
-      'invoke',
+    const run = await invoke([
       'infra/handlers/orders-api.ts',
       orderEvent(key),
       '--times',
@@ -44,7 +43,7 @@ describe('idemkit invoke', () => {
   }, 90_000);
 
   it('refuses a bad flag with one line naming it, exit 2', async () => {
-    const run = await idemkit(['invoke', 'infra/handlers/orders-api.ts', orderEvent('k'), '--times', '0']);
+    const run = await invoke(['infra/handlers/orders-api.ts', orderEvent('k'), '--times', '0']);
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe('idemkit: Expected `--times` to be a whole number 1 to 1000, got "0".');
   }, 60_000);

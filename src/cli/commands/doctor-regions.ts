@@ -1,13 +1,10 @@
-import {
-  type AttributeValue,
-  DescribeTableCommand,
-  type DynamoDBClient,
-  ScanCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { isExpired } from '../../core/record-state.js';
-import { compile, type ItemLayout } from '../../stores/dynamodb-item.js';
+import { scanTable } from '../../stores/dynamodb-admin.js';
+import type { ItemLayout } from '../../stores/dynamodb-item.js';
 import { formatDuration } from '../io.js';
-import type { Check } from './doctor.js';
+import type { Check } from './doctor-checks.js';
+import { describeScan, type ScanFlags } from './scan-bounds.js';
 
 /** How the table's replicas agree: one Region, a global table with eventual or with strong consistency (MRSC). */
 export type RegionMode = 'single' | 'eventual' | 'strong';
@@ -58,21 +55,30 @@ export async function checkSweep(
   table: string,
   layout: ItemLayout,
   sweepEveryMin: number,
+  bounds: ScanFlags,
   checks: Check[],
 ): Promise<void> {
   const now = Date.now();
   const lateS = 2 * sweepEveryMin * 60;
   let late = 0;
   let oldest = Number.POSITIVE_INFINITY;
-  for await (const item of scanItems(ddb, table, layout, '{pk}, {expiresAt}')) {
-    const expiresAt = Number(item[layout.names.expiresAt]?.N ?? 'NaN');
-    if (!Number.isFinite(expiresAt) || !isExpired({ expiresAt }, now)) continue;
-    oldest = Math.min(oldest, expiresAt);
-    if (isExpired({ expiresAt: expiresAt + lateS }, now)) late += 1;
-  }
-  const age = Number.isFinite(oldest)
-    ? `, the oldest expired ${formatDuration(now - oldest * 1000)} ago`
-    : '';
+  const summary = await scanTable(ddb, {
+    tableName: table,
+    layout,
+    fields: ['pk', 'expiresAt'],
+    maxItems: bounds.maxItems,
+    segments: bounds.segments,
+    onItem: (item) => {
+      const expiresAt = Number(item[layout.names.expiresAt]?.N ?? 'NaN');
+      if (!Number.isFinite(expiresAt) || !isExpired({ expiresAt }, now)) return undefined;
+      oldest = Math.min(oldest, expiresAt);
+      if (isExpired({ expiresAt: expiresAt + lateS }, now)) late += 1;
+      return undefined;
+    },
+  });
+  const age = `${
+    Number.isFinite(oldest) ? `, the oldest expired ${formatDuration(now - oldest * 1000)} ago` : ''
+  }; ${describeScan(summary)}`;
   checks.push({
     name: 'sweep',
     status: late === 0 ? 'pass' : 'fail',
@@ -89,29 +95,3 @@ export async function checkSweep(
 }
 
 const isString = (value: string | undefined): value is string => typeof value === 'string';
-
-/**
- * Every item of the table, page by page, with only the fields `projection` names (`{field}` placeholders as the
- * item layout resolves them).
- */
-export async function* scanItems(
-  ddb: DynamoDBClient,
-  table: string,
-  layout: ItemLayout,
-  projection: string,
-): AsyncGenerator<Record<string, AttributeValue>> {
-  const { expressions, names } = compile(layout, projection);
-  let ExclusiveStartKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await ddb.send(
-      new ScanCommand({
-        TableName: table,
-        ProjectionExpression: expressions[0],
-        ExpressionAttributeNames: names,
-        ExclusiveStartKey,
-      }),
-    );
-    yield* page.Items ?? [];
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey !== undefined);
-}

@@ -1,377 +1,129 @@
-import {
-  DescribeContinuousBackupsCommand,
-  DescribeTableCommand,
-  DescribeTimeToLiveCommand,
-  type DynamoDBClient,
-  type TableDescription,
-} from '@aws-sdk/client-dynamodb';
-import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { isExpired } from '../../core/record-state.js';
-import type { ItemLayout } from '../../stores/dynamodb-item.js';
-import { layoutFromFlag } from '../attributes.js';
-import {
-  type CommonOptions,
-  clientConfig,
-  dynamoClient,
-  type QueueRef,
-  resolveQueue,
-  sqsClient,
-} from '../aws.js';
-import { CliError, ExitCode, explainAwsError } from '../errors.js';
-import { formatDuration, type Io, integerFlag } from '../io.js';
-import { parseRedrive } from './dlq.js';
-import { checkRegions, checkSweep, scanItems } from './doctor-regions.js';
+import { type Command, Option } from '@commander-js/extra-typings';
+import { DEFAULT_LAYOUT } from '../../stores/dynamodb-item.js';
+import { loadCommand, target, withDynamo, withSqs } from '../aws.js';
+import { CliError, ExitCode } from '../errors.js';
+import type { Io } from '../io.js';
+import { common, integer, scanBounds } from '../options.js';
+import type { Check } from './doctor-checks.js';
+import { attributesOption } from './records-shared.js';
+import { refuseUnboundedScan } from './scan-bounds.js';
 
-/** The outcome of one check: `skip` when the server cannot answer it (DynamoDB Local has no PITR). */
-export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
-
-/** One line of the doctor's report. */
-export interface Check {
-  readonly name: string;
-  readonly status: CheckStatus;
-  readonly detail: string;
-  /** What to do, when the status is not `pass`. */
-  readonly fix?: string;
-}
-
-/** Flags of `idemkit doctor`. */
-export interface DoctorFlags extends CommonOptions {
-  readonly table: string;
-  readonly queue?: string;
-  readonly dlq?: string;
-  readonly stuckAfter: string;
-  readonly maxDlqDepth: string;
-  /** SQS endpoint when it differs from `--endpoint` (local servers). */
-  readonly sqsEndpoint?: string;
-  /** The table's attribute names and sort key (`--attributes`), JSON or a JSON file. */
-  readonly attributes?: string;
-  /** How often the sweep runs on a table without TTL (MRSC), in minutes. */
-  readonly sweepEvery?: string;
-}
-
-/** TTL deletes expired items within about 48 hours; older expired records mean TTL is not working. */
-const TTL_LAG_S = 48 * 3600;
+const loadChecks = () =>
+  loadCommand('doctor', async () => ({
+    ...(await import('./doctor-checks.js')),
+    ...(await import('./doctor-regions.js')),
+    ...(await import('../../stores/dynamodb-admin.js')),
+  }));
 
 /**
- * `idemkit doctor`: the periodic consistency check. Exits 1 when a check fails; `warn` and `skip`
- * do not fail the run.
+ * `idemkit doctor`: the periodic consistency check. Exits 1 when a check fails; `warn` and `skip` do not fail
+ * the run. The record checks scan the table, bounded as `records list` is.
+ *
+ * @example
+ * doctor(program, io, done); // idemkit doctor --table idempotency --queue orders --dlq orders-dlq
  */
-export async function doctorCommand(flags: DoctorFlags, io: Io): Promise<number> {
-  const stuckAfterMin = integerFlag('--stuck-after', flags.stuckAfter, 0) ?? 15;
-  const maxDepth = integerFlag('--max-dlq-depth', flags.maxDlqDepth, 0) ?? 0;
-  const sweepEveryMin = integerFlag('--sweep-every', flags.sweepEvery, 1) ?? 60;
-  if (flags.queue !== undefined && flags.dlq === undefined) {
-    throw new CliError(
-      'Expected `--dlq` with `--queue`: the doctor checks that the queue redrives into it; pass `--dlq <queue>`.',
-    );
-  }
-  const checks: Check[] = [];
-  const ddb = dynamoClient(flags);
-  const target = { endpoint: flags.endpoint, region: clientConfig(flags).region };
-  try {
-    const layout = layoutFromFlag(flags.attributes);
-    const tableOk = await checkTable(ddb, flags.table, layout, checks);
-    if (tableOk) {
-      // Past one Region (docs/protocol.md section 11): MRSC tables have no TTL, the sweep stands in for it.
-      const regions = await checkRegions(ddb, flags.table, target.region, checks);
-      if (regions === 'strong') {
-        checks.push({
-          name: 'ttl',
-          status: 'skip',
-          detail: 'multi-Region strongly consistent tables have no TTL; the sweep deletes expired records.',
-        });
-        await checkSweep(ddb, flags.table, layout, sweepEveryMin, checks);
-      } else await checkTtl(ddb, flags.table, layout, checks);
-      await checkPitr(ddb, flags.table, checks);
-      await checkRecords(ddb, flags.table, layout, stuckAfterMin, checks);
-      if (regions === 'strong') withoutTtl(checks);
-    }
-  } catch (error) {
-    throw explainAwsError(error, target);
-  } finally {
-    ddb.destroy();
-  }
-  if (flags.dlq !== undefined) {
-    const sqsFlags = { ...flags, endpoint: flags.sqsEndpoint ?? flags.endpoint };
-    const sqs = sqsClient(sqsFlags);
-    try {
-      await checkQueues(sqs, sqsFlags, maxDepth, checks);
-    } catch (error) {
-      if (error instanceof CliError && error.exitCode === ExitCode.BadInput) {
-        checks.push({
-          name: 'dlq',
-          status: 'fail',
-          detail: error.message,
-          fix: 'pass an existing queue to `--dlq`/`--queue`',
-        });
-      } else throw explainAwsError(error, target);
-    } finally {
-      sqs.destroy();
-    }
-  }
-  const failed = checks.filter((check) => check.status === 'fail').length;
-  if (flags.json === true) {
-    io.out(JSON.stringify({ table: flags.table, ok: failed === 0, checks }));
-  } else {
-    for (const check of checks) {
-      io.out(`${check.status.toUpperCase().padEnd(4)}  ${check.name}: ${check.detail}`);
-      if (check.fix !== undefined && check.status !== 'pass') io.out(`      fix: ${check.fix}`);
-    }
-    io.out(
-      failed === 0
-        ? `All ${checks.length} checks passed or only warned.`
-        : `${failed} of ${checks.length} checks failed.`,
-    );
-  }
-  return failed === 0 ? ExitCode.Ok : ExitCode.Incomplete;
-}
-
-/** On an MRSC table the fix for lingering expired records is the sweep, not TTL, which it cannot have. */
-function withoutTtl(checks: Check[]): void {
-  const index = checks.findIndex((check) => check.name === 'expired records' && check.status === 'fail');
-  const check = checks[index];
-  if (check === undefined) return;
-  checks[index] = {
-    ...check,
-    fix: 'MRSC tables have no TTL: schedule the sweep or run `idemkit records sweep` (see the sweep check)',
-  };
-}
-
-async function checkTable(
-  ddb: DynamoDBClient,
-  table: string,
-  layout: ItemLayout,
-  checks: Check[],
-): Promise<boolean> {
-  let schema: TableDescription | undefined;
-  try {
-    schema = (await ddb.send(new DescribeTableCommand({ TableName: table }))).Table;
-  } catch (error) {
-    if ((error as { name?: string }).name !== 'ResourceNotFoundException') throw error;
-    checks.push({
-      name: 'table',
-      status: 'fail',
-      detail: `${table} does not exist.`,
-      fix: 'deploy the idemkit table (the `idemkit/cdk` construct), or pass the right `--table`, `--region` and `--endpoint`',
+export function doctor(parent: Command, io: Io, done: (code: number) => void) {
+  return scanBounds(
+    attributesOption(
+      common(
+        parent
+          .command('doctor')
+          .description(
+            'Check a deployment: key schema, Regions and consistency, TTL or sweep, PITR, stuck and expired records, DLQ depth and age.',
+          ),
+      )
+        .requiredOption('--table <name>', 'the idempotency table')
+        .option('--queue <queue>', 'the job queue; checks it redrives into --dlq')
+        .option('--dlq <queue>', 'the dead-letter queue; checks its depth and oldest age')
+        .option(
+          '--stuck-after <minutes>',
+          'an IN_PROGRESS record past its lease by more than this is stuck',
+          integer('--stuck-after', 0),
+          15,
+        )
+        .option(
+          '--max-dlq-depth <n>',
+          'messages allowed in the DLQ before the check fails',
+          integer('--max-dlq-depth', 0),
+          0,
+        )
+        .option(
+          '--sweep-every <minutes>',
+          'how often the sweep runs on an MRSC table (no TTL); expired records older than two periods fail',
+          integer('--sweep-every', 1),
+          60,
+        )
+        .addOption(
+          new Option(
+            '--sqs-endpoint <url>',
+            'SQS endpoint for --queue and --dlq when it differs from --endpoint, e.g. DynamoDB Local and an SQS emulator side by side (default: --endpoint)',
+          ),
+        ),
+    ),
+  )
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ idemkit doctor --table idempotency --queue orders --dlq orders-dlq --max-items 50000\n',
+    )
+    .action(async (flags) => {
+      if (flags.queue !== undefined && flags.dlq === undefined) {
+        throw new CliError(
+          'Expected `--dlq` with `--queue`: the doctor checks that the queue redrives into it; pass `--dlq <queue>`.',
+        );
+      }
+      const layout = flags.attributes ?? DEFAULT_LAYOUT;
+      const checks: Check[] = [];
+      const run = await loadChecks();
+      await withDynamo('doctor', flags, async (ddb) => {
+        if (!(await run.checkTable(ddb, flags.table, layout, checks))) return;
+        refuseUnboundedScan('doctor', flags.table, await run.tableSize(ddb, flags.table), flags);
+        // Past one Region (docs/protocol.md section 11): MRSC tables have no TTL, the sweep stands in for it.
+        const regions = await run.checkRegions(ddb, flags.table, target(flags).region, checks);
+        if (regions === 'strong') {
+          checks.push({
+            name: 'ttl',
+            status: 'skip',
+            detail: 'multi-Region strongly consistent tables have no TTL; the sweep deletes expired records.',
+          });
+          await run.checkSweep(ddb, flags.table, layout, flags.sweepEvery, flags, checks);
+        } else await run.checkTtl(ddb, flags.table, layout, checks);
+        await run.checkPitr(ddb, flags.table, checks);
+        await run.checkRecords(ddb, flags.table, layout, flags.stuckAfter, flags, checks);
+        if (regions === 'strong') run.withoutTtl(checks);
+      });
+      if (flags.dlq !== undefined) {
+        const sqsFlags = { ...flags, endpoint: flags.sqsEndpoint ?? flags.endpoint };
+        try {
+          await withSqs('doctor', sqsFlags, (sqs) =>
+            run.checkQueues(sqs, sqsFlags, flags.maxDlqDepth, checks),
+          );
+        } catch (error) {
+          if (!(error instanceof CliError && error.exitCode === ExitCode.BadInput)) throw error;
+          checks.push({
+            name: 'dlq',
+            status: 'fail',
+            detail: error.message,
+            fix: 'pass an existing queue to `--dlq`/`--queue`',
+          });
+        }
+      }
+      const failed = checks.filter((check) => check.status === 'fail').length;
+      for (const line of renderDoctor(flags.table, checks, failed, flags.json)) io.out(line);
+      done(failed === 0 ? ExitCode.Ok : ExitCode.Incomplete);
     });
-    return false;
-  }
-  const keys = schema?.KeySchema ?? [];
-  const typeOf = (name: string) =>
-    schema?.AttributeDefinitions?.find((d) => d.AttributeName === name)?.AttributeType;
-  const pk = layout.names.pk;
-  const sk = layout.sortKey?.name;
-  const expected = [{ name: pk, type: 'HASH' }, ...(sk === undefined ? [] : [{ name: sk, type: 'RANGE' }])];
-  const ok =
-    keys.length === expected.length &&
-    expected.every(
-      (key, index) =>
-        keys[index]?.AttributeName === key.name &&
-        keys[index]?.KeyType === key.type &&
-        typeOf(key.name) === 'S',
-    );
-  const wanted = `partition key \`${pk}\` (String), ${sk === undefined ? 'no sort key' : `sort key \`${sk}\` (String)`}`;
-  checks.push({
-    name: 'key schema',
-    status: ok ? 'pass' : 'fail',
-    detail: ok
-      ? `${wanted}.`
-      : `expected ${wanted}, got ${keys.map((k) => `${k.AttributeName} (${k.KeyType})`).join(', ')}.`,
-    ...(ok
-      ? {}
-      : {
-          fix: `create a table with ${wanted} and point the service at it, or pass the table's names with \`--attributes\``,
-        }),
-  });
-  return true;
 }
 
-async function checkTtl(
-  ddb: DynamoDBClient,
-  table: string,
-  layout: ItemLayout,
-  checks: Check[],
-): Promise<void> {
-  const { TimeToLiveDescription } = await ddb.send(new DescribeTimeToLiveCommand({ TableName: table }));
-  const status = TimeToLiveDescription?.TimeToLiveStatus ?? 'DISABLED';
-  const attribute = TimeToLiveDescription?.AttributeName;
-  const ttl = layout.names.expiresAt;
-  const ok = (status === 'ENABLED' || status === 'ENABLING') && attribute === ttl;
-  checks.push({
-    name: 'ttl',
-    status: ok ? 'pass' : 'fail',
-    detail: ok
-      ? `TTL ${status.toLowerCase()} on \`${ttl}\`.`
-      : `expected TTL enabled on \`${ttl}\`, got ${status}${attribute === undefined ? '' : ` on \`${attribute}\``}.`,
-    ...(ok
-      ? {}
-      : {
-          fix: `aws dynamodb update-time-to-live --table-name ${table} --time-to-live-specification Enabled=true,AttributeName=${ttl}`,
-        }),
-  });
-}
-
-async function checkPitr(ddb: DynamoDBClient, table: string, checks: Check[]): Promise<void> {
-  try {
-    const { ContinuousBackupsDescription } = await ddb.send(
-      new DescribeContinuousBackupsCommand({ TableName: table }),
-    );
-    const status =
-      ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus ?? 'DISABLED';
-    const ok = status === 'ENABLED';
-    checks.push({
-      name: 'point-in-time recovery',
-      status: ok ? 'pass' : 'fail',
-      detail: ok
-        ? 'enabled.'
-        : `expected ENABLED, got ${status}: a bad deploy or script could lose every lease and result.`,
-      ...(ok
-        ? {}
-        : {
-            fix: `aws dynamodb update-continuous-backups --table-name ${table} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true`,
-          }),
-    });
-  } catch (error) {
-    const name = (error as { name?: string }).name ?? '';
-    if (!/UnknownOperation|NotImplemented|UnsupportedOperation/.test(name)) throw error;
-    checks.push({
-      name: 'point-in-time recovery',
-      status: 'skip',
-      detail: `the server does not implement DescribeContinuousBackups (${name}; DynamoDB Local does not).`,
-      fix: 'run the doctor against the real table to check it',
-    });
+function renderDoctor(table: string, checks: readonly Check[], failed: number, json: boolean): string[] {
+  if (json) return [JSON.stringify({ table, ok: failed === 0, checks })];
+  const lines: string[] = [];
+  for (const check of checks) {
+    lines.push(`${check.status.toUpperCase().padEnd(4)}  ${check.name}: ${check.detail}`);
+    if (check.fix !== undefined && check.status !== 'pass') lines.push(`      fix: ${check.fix}`);
   }
-}
-
-async function checkRecords(
-  ddb: DynamoDBClient,
-  table: string,
-  layout: ItemLayout,
-  stuckAfterMin: number,
-  checks: Check[],
-): Promise<void> {
-  const now = Date.now();
-  let scanned = 0;
-  let stuck = 0;
-  let oldestStuck = now;
-  const stuckOrgs = new Set<string>();
-  let expiredLagging = 0;
-  let expiredRecent = 0;
-  let millisecondExpiry = 0;
-  const { names } = layout;
-  for await (const item of scanItems(ddb, table, layout, '{pk}, {status}, {leaseUntil}, {expiresAt}')) {
-    scanned += 1;
-    const expiresAt = Number(item[names.expiresAt]?.N ?? 'NaN');
-    const leaseUntil = Number(item[names.leaseUntil]?.N ?? '0');
-    if (expiresAt > 1e11) millisecondExpiry += 1;
-    else if (isExpired({ expiresAt: expiresAt + TTL_LAG_S }, now)) expiredLagging += 1;
-    else if (isExpired({ expiresAt }, now)) expiredRecent += 1;
-    else if (item[names.status]?.S === 'IN_PROGRESS' && leaseUntil < now - stuckAfterMin * 60_000) {
-      stuck += 1;
-      oldestStuck = Math.min(oldestStuck, leaseUntil);
-      stuckOrgs.add((item[names.pk]?.S ?? '').split('#')[0] ?? '');
-    }
-  }
-  const orgs = [...stuckOrgs].slice(0, 3);
-  checks.push({
-    name: 'stuck leases',
-    status: stuck === 0 ? 'pass' : 'fail',
-    detail:
-      stuck === 0
-        ? `no IN_PROGRESS record past its lease by more than ${stuckAfterMin} min (${scanned} records scanned).`
-        : `${stuck} IN_PROGRESS record(s) past their lease by more than ${stuckAfterMin} min, the oldest by ${formatDuration(now - oldestStuck)}, in org(s) ${orgs.join(', ')}${stuckOrgs.size > 3 ? ', ...' : ''}.`,
-    ...(stuck === 0
-      ? {}
-      : {
-          fix: `list them with \`idemkit records list --table ${table} --org ${orgs[0]} --status stuck\` and, once you know the side effect did not happen, \`idemkit records release --pk <pk>\`; a retry reclaims them too`,
-        }),
-  });
-  const expiryBroken = expiredLagging + millisecondExpiry;
-  checks.push({
-    name: 'expired records',
-    status: expiryBroken === 0 ? 'pass' : 'fail',
-    detail:
-      expiryBroken === 0
-        ? `${expiredRecent} expired record(s) waiting for TTL deletion (normal within 48 h).`
-        : `${expiredLagging} record(s) expired more than 48 h ago and not deleted${millisecondExpiry === 0 ? '' : `, ${millisecondExpiry} with \`expiresAt\` in milliseconds (never expires)`}.`,
-    ...(expiryBroken === 0
-      ? {}
-      : {
-          fix:
-            millisecondExpiry > 0
-              ? 'write `expiresAt` in epoch seconds (docs/protocol.md section 2); upgrade the writer'
-              : 'enable TTL on `expiresAt` (see the ttl check); DynamoDB deletes the backlog within 48 h',
-        }),
-  });
-}
-
-async function checkQueues(
-  sqs: SQSClient,
-  flags: DoctorFlags,
-  maxDepth: number,
-  checks: Check[],
-): Promise<void> {
-  const dlq = await resolveQueue(sqs, flags.dlq as string, '--dlq', flags, [
-    'ApproximateNumberOfMessages',
-    'ApproximateNumberOfMessagesNotVisible',
-  ]);
-  if (flags.queue !== undefined) {
-    const queue = await resolveQueue(sqs, flags.queue, '--queue', flags);
-    checkRedrive(queue, dlq, checks);
-  }
-  const depth =
-    Number(dlq.attributes.ApproximateNumberOfMessages ?? '0') +
-    Number(dlq.attributes.ApproximateNumberOfMessagesNotVisible ?? '0');
-  let oldest = '';
-  if (depth > 0) {
-    // A sample; VisibilityTimeout 0 leaves the messages visible. SQS has no oldest-age attribute
-    // outside CloudWatch's ApproximateAgeOfOldestMessage.
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: dlq.url,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: 0,
-        MessageSystemAttributeNames: ['SentTimestamp'],
-      }),
-    );
-    const sent = Messages.map((m) => Number(m.Attributes?.SentTimestamp ?? Date.now()));
-    if (sent.length > 0) oldest = `, oldest sampled ${formatDuration(Date.now() - Math.min(...sent))} old`;
-  }
-  checks.push({
-    name: 'dlq depth',
-    status: depth <= maxDepth ? 'pass' : 'fail',
-    detail: `${dlq.name} holds ${depth} message(s)${oldest} (allowed: ${maxDepth}).`,
-    ...(depth <= maxDepth
-      ? {}
-      : {
-          fix: `look with \`idemkit dlq peek ${dlq.name}\`, fix the cause, then \`idemkit dlq replay --from ${dlq.name}\``,
-        }),
-  });
-}
-
-function checkRedrive(queue: QueueRef, dlq: QueueRef, checks: Check[]): void {
-  const policy = parseRedrive(queue.attributes.RedrivePolicy);
-  const ok = policy?.deadLetterTargetArn === dlq.arn;
-  checks.push({
-    name: 'redrive',
-    status: ok ? 'pass' : 'fail',
-    detail: ok
-      ? `${queue.name} sends messages to ${dlq.name} after ${policy?.maxReceiveCount} receives.`
-      : `expected ${queue.name} to redrive into ${dlq.name}, got ${policy?.deadLetterTargetArn ?? 'no redrive policy'}.`,
-    ...(ok ? {} : { fix: `set a RedrivePolicy on ${queue.name} with deadLetterTargetArn ${dlq.arn}` }),
-  });
-  const queueRetention = Number(queue.attributes.MessageRetentionPeriod ?? '345600');
-  const dlqRetention = Number(dlq.attributes.MessageRetentionPeriod ?? '345600');
-  if (ok) {
-    checks.push({
-      name: 'dlq retention',
-      status: dlqRetention > queueRetention ? 'pass' : 'warn',
-      detail: `${dlq.name} keeps messages ${formatDuration(dlqRetention * 1000)}, ${queue.name} ${formatDuration(queueRetention * 1000)}.`,
-      ...(dlqRetention > queueRetention
-        ? {}
-        : {
-            fix: `raise ${dlq.name}'s MessageRetentionPeriod above ${queue.name}'s: a standard DLQ keeps the original enqueue time, so messages can expire there early`,
-          }),
-    });
-  }
+  lines.push(
+    failed === 0
+      ? `All ${checks.length} checks passed or only warned.`
+      : `${failed} of ${checks.length} checks failed.`,
+  );
+  return lines;
 }

@@ -6,3 +6,6 @@
  * LIST_STATUSES.includes('stuck'); // true
  */
 export const LIST_STATUSES = ['IN_PROGRESS', 'COMPLETED', 'FAILED', 'stuck', 'expired'] as const;
+
+/** One of {@link LIST_STATUSES}. */
+export type ListStatus = (typeof LIST_STATUSES)[number];

@@ -1,0 +1,89 @@
+import { type Command, Option, type OptionValues } from '@commander-js/extra-typings';
+import { CliError } from './errors.js';
+
+/**
+ * The argument parser of a whole-number flag: one line naming the flag, the range and what was received.
+ *
+ * @example
+ * command.option('--max <n>', 'messages at most', integer('--max', 1));
+ */
+export function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min || number > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `${min} to ${max}`;
+      throw new CliError(`Expected \`${flag}\` to be a whole number ${range}, got ${JSON.stringify(value)}.`);
+    }
+    return number;
+  };
+}
+
+/**
+ * The argument parser of a flag that takes a number above 0 (`--rate 2.5`).
+ *
+ * @example
+ * command.option('--rate <n>', 'per second at most', positive('--rate'));
+ */
+export function positive(flag: string): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (value.trim() === '' || !Number.isFinite(number) || number <= 0) {
+      throw new CliError(`Expected \`${flag}\` to be a number above 0, got ${JSON.stringify(value)}.`);
+    }
+    return number;
+  };
+}
+
+/**
+ * Adds the flags every AWS command takes, so each command's `--help` lists them, typed.
+ *
+ * @example
+ * common(parent.command('peek')).action((flags) => flags.endpoint);
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any command's arguments and options, extended with these.
+export function common<A extends any[], O extends OptionValues, G extends OptionValues>(
+  command: Command<A, O, G>,
+) {
+  return command
+    .option('--region <region>', 'AWS region (default: AWS_REGION, the profile, then us-east-1)')
+    .option(
+      '--endpoint <url>',
+      'service endpoint, for local servers such as http://127.0.0.1:4566 (default: AWS)',
+    )
+    .option('--profile <name>', 'AWS shared-config profile (default: the SDK chain)')
+    .option('--json', 'print one JSON document on stdout', false)
+    .option('--yes', 'do not ask before destructive actions (needed without a terminal)', false)
+    .option('--debug', 'print stack traces of errors', false);
+}
+
+/**
+ * Adds the bounds of a table scan: `--max-items`, `--segments` and `--all` (see {@link ScanBounds}).
+ *
+ * @example
+ * scanBounds(common(parent.command('list')));
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any command's arguments and options, extended with these.
+export function scanBounds<A extends any[], O extends OptionValues, G extends OptionValues>(
+  command: Command<A, O, G>,
+) {
+  return command
+    .addOption(
+      new Option(
+        '--max-items <n>',
+        'read at most this many items in the scan, whatever the filter keeps (default: the whole table, refused on a large one without --all)',
+      )
+        .argParser(integer('--max-items', 1))
+        .conflicts('all'),
+    )
+    .addOption(
+      new Option('--segments <n>', 'scan this many segments in parallel (Scan TotalSegments), 1 to 64')
+        .argParser(integer('--segments', 1, 64))
+        .default(1),
+    )
+    .option('--all', 'scan the whole table even when it is large (see the README for what counts)', false);
+}
+
+/** An option's flag as an operator types it, from commander's `--name <value>`. */
+export function flagOf(option: { long?: string; flags: string }): string {
+  return option.long ?? option.flags.split(/[ ,|]+/)[0] ?? option.flags;
+}
