@@ -46,7 +46,7 @@ export function banner(playground: Playground): string[] {
     `idemkit records list --table ${resources.tableName} --org acme --endpoint ${endpoints.dynamodb}`,
     `idemkit doctor --table ${resources.tableName} --queue ${resources.queue.name} --dlq ${resources.deadLetterQueue.name} --endpoint ${endpoints.dynamodb} --sqs-endpoint ${endpoints.sqs}`,
     '# run a handler against this playground and watch the replays',
-    'idemkit invoke infra/handlers/orders-api.ts events/apigw-http-api-v2.json --times 3 --concurrency 2',
+    'npm run invoke -- infra/handlers/orders-api.ts events/apigw-http-api-v2.json --times 3 --concurrency 2',
     '',
     'Decisions appear below, one line each (digests only). Ctrl-C stops every server.',
   ];

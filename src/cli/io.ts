@@ -164,13 +164,3 @@ export function integerFlag(
   }
   return number;
 }
-
-/** Reads a positive number flag (`--rate 2.5`). */
-export function numberFlag(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number <= 0) {
-    throw new CliError(`Expected \`${flag}\` to be a number above 0, got ${JSON.stringify(value)}.`);
-  }
-  return number;
-}

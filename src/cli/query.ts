@@ -33,6 +33,13 @@ const NUMERIC_SYSTEM_ATTRIBUTES = new Set([
   'ApproximateFirstReceiveTimestamp',
 ]);
 
+/** The `--query` examples `dlq replay --help` shows (and the README repeats); the tests run each one. */
+export const QUERY_EXAMPLES = [
+  "body.type == 'order.created' && (attr.tenant == 'acme' || sys.ApproximateReceiveCount >= `5`)",
+  "starts_with(body.items[0].sku, 'A-')",
+  'attr."idempotency-key" && !contains(to_string(body), \'test\')',
+] as const;
+
 /** Where the job key is looked for when `--key-from` is not given: the first of these that is text. */
 export const DEFAULT_KEY_FROM =
   'attr."idempotency-key" || attr.idempotencyKey || attr.jobKey || attr."job-key" || body.idempotencyKey || body.jobKey || body.jobId';

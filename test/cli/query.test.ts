@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { Message } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { compileFilter, compileKeyReader, messageView } from '../../src/cli/query.js';
+import { compileFilter, compileKeyReader, messageView, QUERY_EXAMPLES } from '../../src/cli/query.js';
 
 const message: Message = {
   MessageId: 'm-1',
@@ -34,26 +35,31 @@ describe('the view --query reads: id, body parsed when JSON, attr, sys', () => {
   });
 });
 
+/** Expressions and what they give for `message`: the README's examples are among them. */
+const CASES: [string, boolean][] = [
+  ["body.type == 'order.created'", true],
+  ["body.type == 'order.updated'", false],
+  ["body.type == 'refund' && (attr.tenant == 'acme' || sys.ApproximateReceiveCount >= `5`)", false],
+  ["body.type == 'order.created' && (attr.tenant == 'acme' || sys.ApproximateReceiveCount >= `5`)", true],
+  ['body.amount >= `42` && body.amount < `43`', true],
+  ["starts_with(body.items[0].sku, 'A-')", true],
+  ["body.items[?sku == 'A-1'] | length(@) == `1`", true],
+  ['body."odd key" == `true`', true],
+  ['body.note == `null`', true],
+  ["contains(to_string(body), 'order.created')", true],
+  ["attr.tenant == 'acme' && attr.retries > `2`", true],
+  ["sys.ApproximateReceiveCount >= `5` && sys.MessageGroupId == 'g-1'", true],
+  ["id == 'm-1'", true],
+  ['attr.missing', false],
+  ["attr.missing != 'x'", true],
+  ["!(attr.tenant == 'acme') || body.amount == `1`", false],
+  // JMESPath does not coerce: a number equals a number, text equals text.
+  ["body.amount == '42'", false],
+  ["to_string(body.amount) == '42'", true],
+];
+
 describe('--query selects messages with JMESPath over the view', () => {
-  it.each([
-    ["body.type == 'order.created'", true],
-    ["body.type == 'order.updated'", false],
-    ['body.amount >= `42` && body.amount < `43`', true],
-    ["starts_with(body.items[0].sku, 'A-')", true],
-    ["body.items[?sku == 'A-1'] | length(@) == `1`", true],
-    ['body."odd key" == `true`', true],
-    ['body.note == `null`', true],
-    ["contains(to_string(body), 'order.created')", true],
-    ["attr.tenant == 'acme' && attr.retries > `2`", true],
-    ["sys.ApproximateReceiveCount >= `5` && sys.MessageGroupId == 'g-1'", true],
-    ["id == 'm-1'", true],
-    ['attr.missing', false],
-    ["attr.missing != 'x'", true],
-    ["!(attr.tenant == 'acme') || body.amount == `1`", false],
-    // JMESPath does not coerce: a number equals a number, text equals text.
-    ["body.amount == '42'", false],
-    ["to_string(body.amount) == '42'", true],
-  ])('%s → %s', (source, expected) => {
+  it.each(CASES)('%s → %s', (source, expected) => {
     expect(compileFilter(source)(message)).toBe(expected);
   });
 
@@ -77,6 +83,36 @@ describe('--query selects messages with JMESPath over the view', () => {
   it('names the flag and the message when a function meets the wrong type at run time', () => {
     const matches = compileFilter('length(body.amount) > `1`');
     expect(() => matches(message)).toThrow(/^Expected `--query` to be a JMESPath expression.*length\(\)/);
+  });
+});
+
+describe('the documented examples are the tested ones', () => {
+  it.each([
+    [QUERY_EXAMPLES[0], true],
+    [QUERY_EXAMPLES[1], true],
+    [QUERY_EXAMPLES[2], false],
+  ])('--help shows %s, which gives %s for the sample message', (source, expected) => {
+    expect(compileFilter(source)(message)).toBe(expected);
+  });
+
+  it('passes an idempotency-key message of no test tenant with the third help example', () => {
+    const keyed: Message = {
+      Body: '{"type":"order.created"}',
+      MessageAttributes: { 'idempotency-key': { DataType: 'String', StringValue: 'k-1' } },
+    };
+    expect(compileFilter(QUERY_EXAMPLES[2])(keyed)).toBe(true);
+  });
+
+  it('every --query example in the README is one of the cases above, with the same result', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /`--query` is \[JMESPath\][\s\S]*?```text\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const examples = block.trim().split('\n');
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+    const tested = new Map(CASES);
+    for (const example of examples) {
+      expect(tested.has(example), `${example} is in CASES`).toBe(true);
+      expect(compileFilter(example)(message)).toBe(tested.get(example));
+    }
   });
 });
 

@@ -5,12 +5,12 @@ import { type CommonOptions, loadCommand, type QueueRef, resolveQueue, withSqs }
 import { CliError, ExitCode } from '../errors.js';
 import { confirm, type Io, startProgress } from '../io.js';
 import { common, integer, positive } from '../options.js';
-import { compileFilter } from '../query.js';
+import { compileFilter, QUERY_EXAMPLES } from '../query.js';
 import type { ReplayEvent, ReplayStats } from '../replay.js';
 import { startNativeMove } from './dlq-move-tasks.js';
 import { parseRedrive, shownBody } from './dlq-shared.js';
 
-/** The `--query` help: the message view and today's examples, each of them tested (test/cli/query.test.ts). */
+/** The `--query` help: the message view and the examples, each of them tested (test/cli/query.test.ts). */
 export const QUERY_HELP = `
 Selecting messages (--query): a JMESPath expression, the language of the AWS CLI's --query, over this view
 of each message; a message is selected when the expression is true (not false, null, '', [] or {}):
@@ -20,9 +20,7 @@ of each message; a message is selected when the expression is true (not false, n
   sys.<name>    system attributes: MessageGroupId, SenderId, ...; ApproximateReceiveCount and
                 SentTimestamp as numbers
 Text is quoted 'text', numbers and JSON \`42\`; compare with == != < <= > >=, join with && || ! ( ).
-  body.type == 'order.created' && (attr.tenant == 'acme' || sys.ApproximateReceiveCount >= \`5\`)
-  starts_with(body.items[0].sku, 'A-')
-  attr."idempotency-key" && !contains(to_string(body), 'test')`;
+${QUERY_EXAMPLES.map((example) => `  ${example}`).join('\n')}`;
 
 /**
  * `idemkit dlq replay`: moves messages from a DLQ back to their queue (or `--native`: AWS's move task).
