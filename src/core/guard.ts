@@ -97,6 +97,8 @@ export class Ownership {
       readonly audit?: () => unknown;
     } = {},
   ): Promise<Settled> {
+    // Only the call that settles may audit: a second complete answers the first one's outcome, stores nothing.
+    const settles = this.#settled === undefined;
     const settled = await this.#settle((lease) =>
       this.#engine.complete(lease, value, {
         correlationId: this.#correlationId,
@@ -104,7 +106,7 @@ export class Ownership {
         dropped: options.dropped,
       }),
     );
-    if (settled === 'done' && options.audit !== undefined) {
+    if (settles && settled === 'done' && options.audit !== undefined) {
       try {
         await options.audit();
       } catch (error) {

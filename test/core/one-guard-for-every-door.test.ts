@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import { IdempotencyEngine } from '../../src/core/engine.js';
+import { IdempotencyConfigError, IdempotencyStoreError } from '../../src/core/errors.js';
+import { Guard, type GuardInput, leaseSignal } from '../../src/core/guard.js';
+import type { CommonOptions } from '../../src/core/options.js';
+import { resolveSettings } from '../../src/core/settings.js';
+import { Signal } from '../../src/core/telemetry.js';
+import { RecordStatus } from '../../src/core/types.js';
+import { MemoryStore } from '../../src/stores/memory.js';
+import { recordingTelemetry } from './recording-telemetry.js';
+
+/** A memory store whose next `failures` calls of each named operation throw `error`. */
+class FailingStore extends MemoryStore {
+  readonly failing = new Map<string, unknown>();
+
+  override async claim(...args: Parameters<MemoryStore['claim']>) {
+    this.#maybeFail('claim');
+    return super.claim(...args);
+  }
+  override async get(...args: Parameters<MemoryStore['get']>) {
+    this.#maybeFail('get');
+    return super.get(...args);
+  }
+  override async complete(...args: Parameters<MemoryStore['complete']>) {
+    this.#maybeFail('complete');
+    return super.complete(...args);
+  }
+
+  #maybeFail(operation: string): void {
+    if (this.failing.has(operation)) throw this.failing.get(operation);
+  }
+}
+
+function guardOn(
+  options: Omit<Partial<CommonOptions>, 'store' | 'cache'> & {
+    store?: FailingStore;
+    renewEveryMs?: number;
+  } = {},
+) {
+  const { store = new FailingStore(), renewEveryMs, clock, ...rest } = options;
+  const telemetry = recordingTelemetry();
+  const { settings } = resolveSettings(
+    { environment: 'test', mode: 'enforce', waitBudgetMs: 0, lockTtlSeconds: 60, ...rest },
+    {},
+  );
+  const engine = new IdempotencyEngine({ store, settings, telemetry: telemetry.telemetry, clock });
+  const guard = new Guard(engine, { door: 'testDoor', renewEveryMs });
+  return { guard, store, telemetry };
+}
+
+const input = (key: string, overrides: Partial<GuardInput> = {}): GuardInput => ({
+  org: 'acme',
+  scope: 'charge',
+  key,
+  fingerprint: 'fp-1',
+  remainingTimeMs: () => undefined,
+  ...overrides,
+});
+
+async function own(guard: Guard, key: string) {
+  const entry = await guard.enter(input(key));
+  if (entry.kind !== 'owner') throw new Error(`Expected to own the operation, got ${entry.kind}.`);
+  return entry.ownership;
+}
+
+describe('entering', () => {
+  it('runs unguarded without a store call in off mode', async () => {
+    const { guard, store } = guardOn({ mode: 'off' });
+    expect(await guard.enter(input('k-off'))).toEqual({ kind: 'unguarded', reason: 'off' });
+    expect(store.records()).toEqual([]);
+  });
+
+  it('runs unguarded (fail open) on a store error, and refuses under strictFailClosed', async () => {
+    const open = guardOn();
+    open.store.failing.set('claim', new Error('down'));
+    expect(await open.guard.enter(input('k-open'))).toEqual({ kind: 'unguarded', reason: 'fail_open' });
+
+    const closed = guardOn({ strictFailClosed: true });
+    closed.store.failing.set('claim', new Error('down'));
+    const entry = await closed.guard.enter(input('k-closed'));
+    expect(entry.kind).toBe('refused');
+    expect(entry.kind === 'refused' && entry.error).toBeInstanceOf(IdempotencyStoreError);
+  });
+
+  it('lets a duplicate run unguarded in observe mode and answers it in enforce mode', async () => {
+    const store = new FailingStore();
+    await own(guardOn({ store }).guard, 'k-dup');
+    expect(await guardOn({ store, mode: 'observe' }).guard.enter(input('k-dup'))).toEqual({
+      kind: 'unguarded',
+      reason: 'observe',
+    });
+    const entry = await guardOn({ store }).guard.enter(input('k-dup'));
+    expect(entry).toMatchObject({ kind: 'duplicate', decision: { kind: 'in_progress' } });
+  });
+
+  it('asks for the remaining time when it claims, and bounds the lease by it', async () => {
+    const { guard, store } = guardOn();
+    const before = Date.now();
+    await guard.enter(input('k-remaining', { remainingTimeMs: () => 1500 }));
+    const [record] = store.records();
+    expect(record?.leaseUntil).toBeLessThanOrEqual(Date.now() + 1500);
+    expect(record?.leaseUntil).toBeGreaterThanOrEqual(before + 1500);
+  });
+});
+
+describe('inspecting without claiming (the edge)', () => {
+  it('answers a duplicate in enforce mode only', async () => {
+    const store = new FailingStore();
+    const ownership = await own(guardOn({ store }).guard, 'k-peek');
+    await ownership.complete({ ok: true });
+    expect(await guardOn({ store }).guard.inspect(input('k-peek'))).toMatchObject({ kind: 'replay' });
+    expect(await guardOn({ store, mode: 'observe' }).guard.inspect(input('k-peek'))).toBeUndefined();
+    expect(await guardOn({ store, mode: 'off' }).guard.inspect(input('k-peek'))).toBeUndefined();
+  });
+
+  it('lets the authority decide on a store error, even under strictFailClosed', async () => {
+    const { guard, store } = guardOn({ strictFailClosed: true });
+    store.failing.set('get', new Error('down'));
+    expect(await guard.inspect(input('k-peek-down'))).toBeUndefined();
+  });
+
+  it('throws what is not a store error', async () => {
+    const { guard } = guardOn();
+    // An org that cannot lead a record key is the caller's bug.
+    await expect(guard.inspect(input('k', { org: 'a#b' }))).rejects.toThrow(/`org`/);
+  });
+});
+
+describe('settling an owned operation', () => {
+  it('runs the operation with leaseSignal set to its lease’s signal, and reports a throw as an outcome', async () => {
+    const ownership = await own(guardOn().guard, 'k-run');
+    let seen: AbortSignal | undefined;
+    const ok = await ownership.run(async (signal) => {
+      seen = leaseSignal();
+      expect(signal).toBe(ownership.signal);
+      return 7;
+    });
+    expect(ok).toEqual({ ok: true, value: 7 });
+    expect(seen).toBe(ownership.signal);
+    const failed = await ownership.run(() => {
+      throw new RangeError('bad');
+    });
+    expect(failed.ok).toBe(false);
+    expect(!failed.ok && failed.error).toBeInstanceOf(RangeError);
+    await ownership.release();
+  });
+
+  it('settles once: a second complete, fail or release writes nothing and answers the first one', async () => {
+    const { guard, store } = guardOn();
+    const ownership = await own(guard, 'k-once');
+    expect(await ownership.complete({ n: 1 })).toBe('done');
+    expect(await ownership.release()).toBe('done');
+    expect(await ownership.fail({ n: 2 })).toBe('done');
+    expect(store.records().map((record) => record.status)).toEqual([RecordStatus.Completed]);
+  });
+
+  it('marks a permanent failure FAILED', async () => {
+    const { guard, store } = guardOn();
+    expect(await (await own(guard, 'k-fail')).fail({ reason: 'declined' })).toBe('done');
+    expect(store.records()[0]?.status).toBe(RecordStatus.Failed);
+  });
+
+  it('runs the audit once, only when this completion stored the outcome, and logs its throw', async () => {
+    const { guard, telemetry } = guardOn();
+    const audits: string[] = [];
+    const ownership = await own(guard, 'k-audit');
+    await ownership.complete({ ok: 1 }, { audit: () => audits.push('first') });
+    await ownership.complete({ ok: 1 }, { audit: () => audits.push('second') });
+    expect(audits).toEqual(['first']);
+
+    const throwing = await own(guard, 'k-audit-throws');
+    expect(
+      await throwing.complete(
+        { ok: 1 },
+        {
+          audit: () => {
+            throw new SyntaxError('audit table gone');
+          },
+        },
+      ),
+    ).toBe('done');
+    expect(telemetry.warnings).toHaveLength(1);
+    expect(telemetry.warnings[0]).toMatch(/`onFirstCompletion` threw SyntaxError/);
+  });
+
+  it('is unsettled, not thrown, when the store keeps failing after the side effect', async () => {
+    const { guard, store } = guardOn({ jitterMs: 0 });
+    const ownership = await own(guard, 'k-unsettled');
+    store.failing.set('complete', new Error('down'));
+    store.failing.set('get', new Error('down'));
+    let audited = false;
+    expect(await ownership.complete({ ok: 1 }, { audit: () => (audited = true) })).toBe('unsettled');
+    expect(audited).toBe(false);
+  });
+
+  it('is lost, writing nothing, once another invocation took the lease over', async () => {
+    const store = new FailingStore();
+    const clock = { now: Date.now() };
+    const first = guardOn({ store, clock: () => clock.now, renewEveryMs: 10 });
+    const entry = await first.guard.enter(input('k-lost', { remainingTimeMs: () => 20 }));
+    if (entry.kind !== 'owner') throw new Error('Expected to own it.');
+    clock.now += 1000;
+    await guardOn({ store, clock: () => clock.now }).guard.enter(input('k-lost'));
+    // Wait for the renewal that finds the other token.
+    while (!entry.ownership.signal.aborted) await new Promise((resolve) => setTimeout(resolve, 5));
+
+    expect(await entry.ownership.complete({ ok: 1 })).toBe('lost');
+    expect(store.records()[0]?.status).toBe(RecordStatus.InProgress);
+    expect(first.telemetry.names()).toContain(Signal.LeaseLost);
+  });
+});
+
+describe('the renewal period', () => {
+  it('is a third of the lock TTL by default', () => {
+    expect(guardOn({ lockTtlSeconds: 30 }).guard.renewEveryMs).toBe(10_000);
+  });
+
+  it('must be shorter than the lock TTL, and the message says so', () => {
+    expect(() => guardOn({ lockTtlSeconds: 30, renewEveryMs: 30_000 })).toThrow(IdempotencyConfigError);
+    expect(() => guardOn({ lockTtlSeconds: 30, renewEveryMs: 30_000 })).toThrow(
+      /`renewEvery` of `testDoor`.*lock TTL \(30000 ms\)/,
+    );
+    expect(guardOn({ lockTtlSeconds: 30, renewEveryMs: 29_999 }).guard.renewEveryMs).toBe(29_999);
+  });
+});
