@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { decodeResult, encodedSize, encodeResult } from '../../src/core/codec.js';
+import {
+  isClaimable,
+  isExpired,
+  isLeaseOver,
+  isReopenable,
+  RecordState,
+  recordState,
+} from '../../src/core/record-state.js';
+import { type IdempotencyRecord, RECORD_VERSION, RecordStatus } from '../../src/core/types.js';
+
+describe('an encoded result', () => {
+  const limits = { compressAboveBytes: 100, maxResultBytes: 1000 };
+
+  it('is plain JSON up to the compression threshold, and its size is its UTF-8 length', () => {
+    const value = { note: 'é'.repeat(40) };
+    const encoded = encodeResult(value, limits);
+    expect(encoded.result).toBe(JSON.stringify(value));
+    expect(encoded.bytes).toBe(Buffer.byteLength(JSON.stringify(value), 'utf8'));
+    expect(encoded.dropped).toBeUndefined();
+  });
+
+  it('is compressed past the threshold when that is smaller, and decodes to the same value', () => {
+    const value = { rows: 'abc'.repeat(100) };
+    const encoded = encodeResult(value, limits);
+    expect(encoded.result).toBeInstanceOf(Uint8Array);
+    expect(encoded.bytes).toBe((encoded.result as Uint8Array).byteLength);
+    expect(encoded.bytes).toBeLessThan(JSON.stringify(value).length);
+    expect(decodeResult(encoded.result)).toEqual(value);
+  });
+
+  it('stays JSON past the threshold when compressing would not make it smaller', () => {
+    // Twelve bytes of JSON: brotli's own framing makes them longer.
+    const encoded = encodeResult('q7Zk2pW9xL', { compressAboveBytes: 10, maxResultBytes: 1000 });
+    expect(encoded).toEqual({ result: '"q7Zk2pW9xL"', bytes: 12 });
+  });
+
+  it('is stored at exactly the limit and dropped as too_large one byte past it, keeping the body aside', () => {
+    const at = 'x'.repeat(98); // 100 bytes of JSON with the quotes
+    expect(encodeResult(at, { compressAboveBytes: 10_000, maxResultBytes: 100 })).toEqual({
+      result: JSON.stringify(at),
+      bytes: 100,
+    });
+    const over = encodeResult(`${at}x`, { compressAboveBytes: 10_000, maxResultBytes: 100 });
+    expect(over).toEqual({ dropped: 'too_large', bytes: 101, oversized: JSON.stringify(`${at}x`) });
+  });
+
+  it('is nothing at all for undefined, and unserializable for a top-level function', () => {
+    expect(encodeResult(undefined)).toEqual({ bytes: 0 });
+    expect(encodeResult(() => 1)).toEqual({ dropped: 'unserializable', bytes: 0 });
+  });
+
+  it('decodes undefined to undefined', () => {
+    expect(decodeResult(undefined)).toBeUndefined();
+  });
+
+  it('counts a string as two bytes a character and binary by its bytes, for the cache', () => {
+    expect(encodedSize(undefined)).toBe(0);
+    expect(encodedSize('abc')).toBe(6);
+    expect(encodedSize(new Uint8Array(5))).toBe(5);
+  });
+});
+
+const NOW = 1_700_000_000_500;
+
+function record(overrides: Partial<IdempotencyRecord> = {}): IdempotencyRecord {
+  return {
+    pk: 'acme#charge#d',
+    org: 'acme',
+    scope: 'charge',
+    status: RecordStatus.InProgress,
+    expiresAt: Math.floor(NOW / 1000) + 3600,
+    leaseUntil: NOW + 1000,
+    leaseToken: 'token-1',
+    fingerprint: 'fp',
+    createdAt: NOW - 1000,
+    attempt: 1,
+    v: RECORD_VERSION,
+    ...overrides,
+  };
+}
+
+describe('what a record means now', () => {
+  it('is expired only once the current second is past expiresAt, whatever its status', () => {
+    const second = Math.floor(NOW / 1000);
+    expect(isExpired({ expiresAt: second }, NOW)).toBe(false);
+    expect(isExpired({ expiresAt: second - 1 }, NOW)).toBe(true);
+    expect(recordState(record({ status: RecordStatus.Completed, expiresAt: second - 1 }), NOW)).toBe(
+      RecordState.Expired,
+    );
+  });
+
+  it('has a lease that is over only after leaseUntil, and no lease end means over', () => {
+    expect(isLeaseOver({ leaseUntil: NOW }, NOW)).toBe(false);
+    expect(isLeaseOver({ leaseUntil: NOW - 1 }, NOW)).toBe(true);
+    expect(isLeaseOver({}, NOW)).toBe(true);
+  });
+
+  it('is live, stuck, completed or failed by status and lease', () => {
+    expect(recordState(record(), NOW)).toBe(RecordState.Live);
+    expect(recordState(record({ leaseUntil: NOW - 1 }), NOW)).toBe(RecordState.Stuck);
+    expect(recordState(record({ status: RecordStatus.Completed }), NOW)).toBe(RecordState.Completed);
+    expect(recordState(record({ status: RecordStatus.Failed }), NOW)).toBe(RecordState.Failed);
+  });
+});
+
+describe('whether a record may be claimed', () => {
+  it('is yes when absent, expired or stuck, and no when live or completed', () => {
+    expect(isClaimable(undefined, { nowMs: NOW })).toBe(true);
+    expect(isClaimable(record({ expiresAt: 0 }), { nowMs: NOW })).toBe(true);
+    expect(isClaimable(record({ leaseUntil: NOW - 1 }), { nowMs: NOW })).toBe(true);
+    expect(isClaimable(record(), { nowMs: NOW })).toBe(false);
+    expect(isClaimable(record({ status: RecordStatus.Completed }), { nowMs: NOW })).toBe(false);
+  });
+
+  it('is yes for a FAILED record only with its own token', () => {
+    const failed = record({ status: RecordStatus.Failed });
+    expect(isClaimable(failed, { nowMs: NOW })).toBe(false);
+    expect(isClaimable(failed, { nowMs: NOW, failedToken: 'token-2' })).toBe(false);
+    expect(isClaimable(failed, { nowMs: NOW, failedToken: 'token-1' })).toBe(true);
+    // A completed or live record is never taken by a replay's token.
+    expect(isClaimable(record(), { nowMs: NOW, failedToken: 'token-1' })).toBe(false);
+  });
+});
+
+describe('whether a replay may reopen a record', () => {
+  it('is yes for a FAILED record another owner failed, or with no owner named', () => {
+    const failed = record({ status: RecordStatus.Failed, owner: 'message-1' });
+    expect(isReopenable(failed, 'replay-1')).toBe(true);
+    expect(isReopenable(failed, undefined)).toBe(true);
+    expect(isReopenable(failed, 'message-1')).toBe(false);
+  });
+
+  it('is no for a record that is not FAILED or has no token', () => {
+    expect(isReopenable(record({ status: RecordStatus.Completed }), 'replay-1')).toBe(false);
+    expect(isReopenable(record({ status: RecordStatus.Failed, leaseToken: undefined }), 'replay-1')).toBe(
+      false,
+    );
+  });
+});
