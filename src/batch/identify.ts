@@ -99,6 +99,7 @@ function threw(option: string, error: unknown): string {
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return 'a non-finite number';
+  // A finite job key was made a string before this; an org is never converted.
+  if (typeof value === 'number') return Number.isFinite(value) ? 'a number' : 'a non-finite number';
   return typeof value === 'object' ? 'an object' : typeof value;
 }
