@@ -6,7 +6,7 @@ import { ResultDroppedReason } from './types.js';
 export interface CodecLimits {
   /**
    * Results whose JSON is longer than this are brotli-compressed (and kept compressed only when smaller).
-   * @default 4096
+   * @default 1024
    */
   readonly compressAboveBytes: number;
   /**
@@ -17,7 +17,11 @@ export interface CodecLimits {
 }
 
 /** The defaults of {@link CodecLimits}. */
-export const DEFAULT_CODEC_LIMITS: CodecLimits = { compressAboveBytes: 4096, maxResultBytes: 350_000 };
+// Measured on JSON order responses (bench/analysis.md, "Compression"): DynamoDB charges a write unit per KB of item
+// and the rest of a record is about 300 bytes, so a result above 1 KB costs at least 2 units uncompressed and, at
+// a third of its size compressed, 1: a write unit saved for ~30 us of CPU (~8 us to decompress on a replay), worth
+// a thousand times more at on-demand prices. Above 4 KB the saving grows with the size.
+export const DEFAULT_CODEC_LIMITS: CodecLimits = { compressAboveBytes: 1024, maxResultBytes: 350_000 };
 
 /** What {@link encodeResult} produced: a body to store, or why there is none. */
 export interface Encoded {
@@ -29,7 +33,11 @@ export interface Encoded {
   readonly oversized?: EncodedResult;
 }
 
-// Quality 5 measured at about a tenth of quality 11's CPU time for 10 % larger output on JSON bodies.
+// Measured on JSON bodies of 1 KB to 256 KB (bench/analysis.md, "Compression"): quality 5 is about a tenth of
+// quality 11's CPU time for 10 % larger output; quality 4 halves quality 5's time but writes 13 % more bytes (a
+// 64 KB result: 12.5 KB against 11.1 KB, one or two write units more), quality 6 saves 3 % for 20 % more time.
+// zstd (level 3: a quarter of the time, 5 % more bytes) is experimental in Node 22 and absent before 22.15, and
+// every reader of a record (the edge, the CLI, an older runtime) must decode it: brotli stays.
 const BROTLI_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } };
 
 /**
