@@ -13,6 +13,7 @@ import { startBenchDynamoDB } from './lib/dynamodb-local.js';
 import { type BenchResults, renderMarkdown, summarize } from './lib/report.js';
 import { SIDES, type Side } from './lib/sides.js';
 import { runWorker, TMP_DIR } from './lib/worker.js';
+import type { LatencyInput, LatencyOutput } from './workers/latency.js';
 import type { MemoryInput, MemoryOutput } from './workers/memory.js';
 import type { OverheadInput, OverheadOutput } from './workers/overhead.js';
 import type { PathsInput, PathsOutput } from './workers/paths.js';
@@ -25,6 +26,7 @@ const PLAN = quick
       pathRepeats: 2,
       overhead: { rounds: 3, invocations: { '1': 300, '64': 60 }, bodiesKb: [1, 64] },
       throughput: { concurrency: [1, 32], rounds: 2, durationMs: 1500 },
+      latency: { rounds: 2, invocations: 60, bodyKb: 1 },
       memory: { invocations: 10_000, checkpoints: [1_000, 5_000, 10_000] },
       coldProcesses: 5,
       redis: { invocations: 200, rounds: 3, bodyKb: 1 },
@@ -33,6 +35,7 @@ const PLAN = quick
       pathRepeats: 5,
       overhead: { rounds: 7, invocations: { '1': 2000, '64': 300 }, bodiesKb: [1, 64] },
       throughput: { concurrency: [1, 32], rounds: 5, durationMs: 6000 },
+      latency: { rounds: 5, invocations: 300, bodyKb: 1 },
       memory: { invocations: 100_000, checkpoints: [10_000, 50_000, 100_000] },
       coldProcesses: 20,
       redis: { invocations: 1000, rounds: 7, bodyKb: 1 },
@@ -73,6 +76,7 @@ async function main(): Promise<void> {
   const ddb = await startBenchDynamoDB();
   let paths: PathsOutput;
   let throughput: ThroughputOutput;
+  let latency: LatencyOutput;
   try {
     log(`DynamoDB Local ${ddb.version} on ${ddb.endpoint}; round trips and write units per path`);
     paths = await runWorker<PathsOutput>('paths', {
@@ -84,6 +88,11 @@ async function main(): Promise<void> {
       endpoint: ddb.endpoint,
       ...PLAN.throughput,
     } satisfies ThroughputInput);
+    log('added latency on DynamoDB Local: the handler bare, behind idemkit, behind Powertools');
+    latency = await runWorker<LatencyOutput>('latency', {
+      endpoint: ddb.endpoint,
+      ...PLAN.latency,
+    } satisfies LatencyInput);
   } finally {
     await ddb.stop();
     log('DynamoDB Local stopped');
@@ -144,6 +153,7 @@ async function main(): Promise<void> {
     paths,
     overhead,
     throughput,
+    latency,
     memory,
     bundles,
     cold,

@@ -5,6 +5,7 @@ import type { PathsOutput } from '../workers/paths.js';
 import type { RedisBenchOutput } from '../workers/redis.js';
 import type { ThroughputOutput } from '../workers/throughput.js';
 import type { BundleResult, ColdImport } from './bundle.js';
+import { LATENCY_PATHS, type LatencyOutput, PERCENTILES } from './latency.js';
 import { SIDES, type Side } from './sides.js';
 import { median, ratio } from './stats.js';
 
@@ -28,6 +29,8 @@ export interface BenchResults {
   readonly paths: PathsOutput;
   readonly overhead: OverheadOutput;
   readonly throughput: ThroughputOutput;
+  /** Added latency on DynamoDB Local; absent in results from before it was measured. */
+  readonly latency?: LatencyOutput;
   readonly memory: Record<Side, MemoryOutput>;
   readonly bundles: Record<Side, BundleResult>;
   readonly cold: Record<Side, ColdImport>;
@@ -57,6 +60,10 @@ const BATCHES_WITH_DUPLICATES = new Set([
   'dynamodb-streams-duplicates',
 ]);
 const INFORMATIONAL_PATHS = new Set(['concurrent-wait']);
+// An SQS redelivery of a completed batch: one batch read, no write (issue 16's table).
+const REDELIVERY_PATH = 'batch-10';
+// The durable-guard standard our users follow accepts at most this much added latency at P95.
+const ADDED_P95_LIMIT_MS = 10;
 // With the cache full (1000 entries) the heap must stop growing; GC noise stays well under this.
 const BOUNDED_GROWTH_MB = 5;
 
@@ -104,6 +111,7 @@ export function summarize(results: BenchResults): SummaryRow[] {
       : BATCHES_WITH_DUPLICATES.has(path.id)
         ? '< 1.0'
         : '≤ 1.0';
+    const redelivery = path.id === REDELIVERY_PATH;
     rows.push(
       row(
         '1. round trips',
@@ -111,12 +119,18 @@ export function summarize(results: BenchResults): SummaryRow[] {
         'calls',
         stat('idemkit', 'roundTrips'),
         stat('powertools', 'roundTrips'),
-        target,
+        redelivery ? '≤ 0.2' : target,
       ),
     );
-    rows.push(
-      row('1. write units', path.label, 'WCU', stat('idemkit', 'wcu'), stat('powertools', 'wcu'), target),
+    const wcu = row(
+      '1. write units',
+      path.label,
+      'WCU',
+      stat('idemkit', 'wcu'),
+      stat('powertools', 'wcu'),
+      target,
     );
+    rows.push(redelivery ? { ...wcu, target: '0 WCU', met: wcu.idemkit === 0 } : wcu);
     const failed = (side: Side) => median(path.sides[side].failed ?? []);
     // Every record reported failed comes back in another invocation: fewer is better, none is the aim.
     if (path.sides.idemkit.failed !== undefined && path.sides.powertools.failed !== undefined) {
@@ -140,17 +154,17 @@ export function summarize(results: BenchResults): SummaryRow[] {
       row(
         '2. in-process overhead',
         label,
-        'µs/invocation',
+        'µs CPU/invocation',
         overheadOf(samples, 'idemkit'),
         powertools,
-        '≤ 0.5',
+        kb === '1' ? '≤ 0.8' : '≤ 1.0',
       ),
     );
     rows.push(
       row(
         '2. in-process overhead',
         `${label}, idemkit telemetry off`,
-        'µs/invocation',
+        'µs CPU/invocation',
         overheadOf(samples, 'idemkit-silent'),
         powertools,
         'info',
@@ -167,7 +181,7 @@ export function summarize(results: BenchResults): SummaryRow[] {
         'invocations/s',
         pick('idemkit', 'perSecond'),
         pick('powertools', 'perSecond'),
-        '≥ 1.0',
+        '≥ 1.05',
       ),
     );
     rows.push(
@@ -191,6 +205,7 @@ export function summarize(results: BenchResults): SummaryRow[] {
       ),
     );
   }
+  if (results.latency !== undefined) rows.push(...addedLatencyRows(results.latency));
   const { bundles, cold } = results;
   rows.push(
     row(
@@ -199,7 +214,7 @@ export function summarize(results: BenchResults): SummaryRow[] {
       'bytes',
       bundles.idemkit.bytes,
       bundles.powertools.bytes,
-      '≤ 0.5',
+      '≤ 1.0',
     ),
   );
   rows.push(
@@ -212,7 +227,7 @@ export function summarize(results: BenchResults): SummaryRow[] {
       'ms',
       cold.idemkit.withSdk,
       cold.powertools.withSdk,
-      '≤ 0.7',
+      'info',
     ),
   );
   rows.push(
@@ -222,7 +237,7 @@ export function summarize(results: BenchResults): SummaryRow[] {
       'ms',
       cold.idemkit.ownOnly,
       cold.powertools.ownOnly,
-      '≤ 0.7',
+      '≤ 1.0',
     ),
   );
   const growth = (side: Side) => {
@@ -256,6 +271,33 @@ export function summarize(results: BenchResults): SummaryRow[] {
         'info',
       ),
     );
+  }
+  return rows;
+}
+
+/** Added latency (a side's percentile minus the bare handler's), P95 held to the durable-guard limit. */
+function addedLatencyRows(latency: LatencyOutput): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  for (const path of LATENCY_PATHS) {
+    const of = latency.percentiles[path];
+    for (const p of PERCENTILES) {
+      const name = `p${p}`;
+      const added = (variant: 'idemkit' | 'powertools') =>
+        (of[variant][name] ?? Number.NaN) - (of.bare[name] ?? Number.NaN);
+      const base = row(
+        '3. added latency',
+        `${name}, ${path === 'first' ? 'first execution' : 'replay'}, concurrency 1`,
+        'ms',
+        added('idemkit'),
+        added('powertools'),
+        'info',
+      );
+      rows.push(
+        p === 95
+          ? { ...base, target: `≤ ${ADDED_P95_LIMIT_MS} ms`, met: base.idemkit <= ADDED_P95_LIMIT_MS }
+          : base,
+      );
+    }
   }
   return rows;
 }
@@ -337,6 +379,7 @@ export function renderMarkdown(results: BenchResults): string {
       `| ${path.label} | ${describe('idemkit', index)} | ${describe('powertools', index)} | ${path.note ?? ''} |`,
     );
   });
+  if (results.latency !== undefined) push(...latencySection(results.latency));
   if (results.redis !== undefined) push(...redisSection(results.redis));
   push('', '## Bundles', '');
   for (const side of SIDES) {
@@ -367,8 +410,9 @@ export function renderMarkdown(results: BenchResults): string {
     '- **Jobs**: idemkit `sqsJobs` (default concurrency 10) keyed on the org attribute and `invoiceId`; Powertools `makeIdempotent` inside `processPartialResponse` with `BatchProcessor` (parallel by default), `eventKeyJmesPath` `[messageAttributes.orgId.stringValue, powertools_json(body).invoiceId]`, `payloadValidationJmesPath` `powertools_json(body)`.',
     '- **Stream jobs**: the very same Kinesis and DynamoDB Streams batches (built once per round from `events/kinesis-batch.json` and `events/dynamodb-stream-batch.json`, given to both sides) of one order change per record, the order id as partition key or item key. idemkit `kinesisJobs` / `dynamodbStreamJobs` (default concurrency 10, order kept per partition key or item) keyed on the org and the order id from the data or new image (`kinesisJobKeys.fromData`, `dynamodbStreamJobKeys.fromNewImage`), default fingerprint. Powertools `BatchProcessor` with `EventType.KinesisDataStreams` / `EventType.DynamoDBStreams` (Powertools for TypeScript has no separate `KinesisStreamsProcessor` or `DynamoDBStreamsProcessor` class; parallel by default) in `processPartialResponse`, `makeIdempotent` around the record handler with `eventKeyJmesPath` `[powertools_json(powertools_base64(kinesis.data)).orgId, ….orderId]` or `[dynamodb.NewImage.orgId.S, dynamodb.NewImage.orderId.S]` and `payloadValidationJmesPath` on the decoded data or `[dynamodb.Keys, dynamodb.NewImage]`. A redelivery is the clean batch again, same sequence numbers. "Records reported failed" counts `batchItemFailures`; each costs a later invocation that the round-trip columns do not include.',
     "- **Waiting for a running duplicate**: idemkit defaults to a 2 s wait budget; Powertools cannot wait. The benchmark sets idemkit `waitBudgetMs: 0` everywhere so both answer a concurrent duplicate at once, and reports idemkit's default separately (informational).",
-    "- **Telemetry**: idemkit's default writes one Powertools Logger line and one EMF metric per decision; Powertools idempotency writes nothing. The headline overhead keeps idemkit's default; a second row shows it with `silentTelemetry`.",
-    '- **Result storage**: idemkit stores the response JSON, brotli-compressed above 4 KB; Powertools stores it as a DynamoDB map, uncompressed. Both are defaults.',
+    "- **Telemetry**: idemkit's default counts every decision in one EMF document per invocation and logs only what an operator acts on (the routine decisions at DEBUG); Powertools idempotency writes nothing. The headline overhead keeps idemkit's default; a second row shows it with `silentTelemetry`.",
+    "- **In-process overhead** (section 2) is CPU time (user + system, `process.cpuUsage`) per invocation above the bare handler's, not wall time: on a shared machine a process is descheduled for whole milliseconds, which wall time would charge to whichever side was running.",
+    '- **Result storage**: idemkit stores the response JSON, brotli-compressed (quality 5) above 1 KB; Powertools stores it as a DynamoDB map, uncompressed. Both are defaults.',
     "- **Lock length**: idemkit `prod` defaults (lease 120 s, bounded by the Lambda's remaining time); Powertools uses the remaining time. No path here depends on it.",
     '- **Fake DynamoDB** (sections 2 and 5): `bench/lib/fake-dynamodb.ts`, an SDK middleware that answers PutItem, GetItem, UpdateItem and DeleteItem in memory (condition expressions, `ALL_OLD` on failure) before serialization, identical for both. The memory run keeps only the newest 2000 items in the fake so that the fake does not grow.',
     '- **Cold import**: `node -e "await import(bundle)"` in 20 fresh processes per side, alternated; the AWS SDK is external to the bundle (as on Lambda) and loaded from `node_modules`, once timed with the import and once loaded first, untimed.',
@@ -377,6 +421,30 @@ export function renderMarkdown(results: BenchResults): string {
   const analysis = new URL('../analysis.md', import.meta.url);
   if (existsSync(analysis)) push(readFileSync(analysis, 'utf8').trim(), '');
   return `${lines.join('\n')}\n`;
+}
+
+/** Added latency: each variant's percentiles on DynamoDB Local, and the sides' minus the bare handler's. */
+function latencySection(latency: LatencyOutput): string[] {
+  const lines = [
+    '',
+    '## Added latency on DynamoDB Local',
+    '',
+    `Wall time of one invocation at a time (${latency.invocations.toLocaleString('en')} per variant and path, 1 KB order), the variants rotated every round: the same Middy handler bare, behind idemkit, behind Powertools, each side on its own table and client; a first execution on a fresh key, then its replay. Added is the side's percentile minus the bare handler's: the store round trips and all in-process work. The durable-guard standard allows ${ADDED_P95_LIMIT_MS} ms at P95. Every replay answered its first execution's body: idemkit ${latency.replayedAll.idemkit ? 'yes' : '**no**'}, Powertools ${latency.replayedAll.powertools ? 'yes' : '**no**'}.`,
+    '',
+    '| path | percentile | bare | idemkit | added | Powertools | added |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const path of LATENCY_PATHS) {
+    for (const p of PERCENTILES) {
+      const name = `p${p}`;
+      const value = (variant: 'bare' | 'idemkit' | 'powertools') =>
+        latency.percentiles[path][variant][name] ?? Number.NaN;
+      lines.push(
+        `| ${path === 'first' ? 'first execution' : 'replay'} | ${name} | ${value('bare').toFixed(2)} | ${value('idemkit').toFixed(2)} | ${(value('idemkit') - value('bare')).toFixed(2)} | ${value('powertools').toFixed(2)} | ${(value('powertools') - value('bare')).toFixed(2)} |`,
+      );
+    }
+  }
+  return lines;
 }
 
 /** The Redis row: idemkit `RedisStore` against Powertools `CachePersistenceLayer` on the same `redis-server`. */
