@@ -1,4 +1,5 @@
 import { type Command, Option, type OptionValues } from '@commander-js/extra-typings';
+import { LARGE_TABLE } from './commands/scan-bounds.js';
 import { CliError } from './errors.js';
 
 /**
@@ -80,7 +81,11 @@ export function scanBounds<A extends any[], O extends OptionValues, G extends Op
         .argParser(integer('--segments', 1, 64))
         .default(1),
     )
-    .option('--all', 'scan the whole table even when it is large (see the README for what counts)', false);
+    .option(
+      '--all',
+      `scan the whole table even when it is large (DescribeTable: ${LARGE_TABLE.items} items or ${LARGE_TABLE.bytes / 1024 / 1024} MiB or more)`,
+      false,
+    );
 }
 
 /** An option's flag as an operator types it, from commander's `--name <value>`. */

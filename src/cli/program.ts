@@ -1,4 +1,4 @@
-import { Command, CommanderError, type CommandUnknownOpts, Option } from '@commander-js/extra-typings';
+import { Command, CommanderError, type CommandUnknownOpts, Help, Option } from '@commander-js/extra-typings';
 import { dlqMoveTasks } from './commands/dlq-move-tasks.js';
 import { dlqPeek } from './commands/dlq-peek.js';
 import { dlqReplay } from './commands/dlq-replay.js';
@@ -22,6 +22,13 @@ function buildProgram(io: Io, done: (code: number) => void): Command {
     )
     .version('0.1.0')
     .showSuggestionAfterError(true)
+    .configureHelp({
+      // Subcommands inherit this: every `--help` marks the flags a command cannot run without.
+      optionDescription(option) {
+        const text = Help.prototype.optionDescription.call(this, option);
+        return option.mandatory ? `${text} (required)` : text;
+      },
+    })
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.out(text.replace(/\n$/, '')),
