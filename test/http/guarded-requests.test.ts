@@ -271,3 +271,69 @@ describe('the lease signal of a handler', () => {
     expect(inside).toBeUndefined();
   });
 });
+
+describe('the headers stored for replay', () => {
+  it('never include Date, X-Request-Id, an earlier Idempotent-Replayed or an omitHeaders name, in any case', async () => {
+    const { invoke } = build({ storeResponse: { omitHeaders: ['X-RATE-LIMIT'] } }, async () => ({
+      statusCode: 201,
+      headers: {
+        'Content-Type': 'application/json',
+        Date: 'Tue, 01 Dec 2026 10:00:00 GMT',
+        'X-Request-Id': 'req-1',
+        'Idempotent-Replayed': 'false',
+        'x-rate-limit': '99',
+      },
+      body: '{}',
+    }));
+    const key = newKey();
+    const body = newPayload();
+    await invoke({ key, body });
+    const replay = await invoke({ key, body });
+    const names = Object.keys(replay.headers ?? {}).map((name) => name.toLowerCase());
+    expect(names.sort()).toEqual(['content-type', 'idempotent-replayed', 'x-correlation-id']);
+    expect(header(replay, 'idempotent-replayed')).toBe('true');
+  });
+});
+
+describe('enforced methods', () => {
+  it('are POST and PATCH by default: a PUT or a GET without a key runs', async () => {
+    const { invoke, runs } = build();
+    expect((await invoke({ key: null, method: 'PUT' })).statusCode).toBe(201);
+    expect((await invoke({ key: null, method: 'GET' })).statusCode).toBe(201);
+    expect((await invoke({ key: null, method: 'POST' })).statusCode).toBe(400);
+    expect(runs.count).toBe(2);
+  });
+});
+
+describe('the metrics of an invocation', () => {
+  /** A recording telemetry that also counts flushes. */
+  function flushing() {
+    const recorded = recordingTelemetry();
+    const flushes = { count: 0 };
+    const telemetry: Telemetry = {
+      ...recorded.telemetry,
+      flush: () => {
+        flushes.count++;
+      },
+    };
+    return { telemetry, flushes };
+  }
+
+  it('are flushed once when it is answered early, after the handler, or after a throw', async () => {
+    const early = flushing();
+    await build({ telemetry: early.telemetry }).invoke({ key: null });
+    expect(early.flushes.count).toBe(1);
+
+    const after = flushing();
+    await build({ telemetry: after.telemetry }).invoke({ key: newKey() });
+    expect(after.flushes.count).toBe(1);
+
+    const thrown = flushing();
+    await expect(
+      build({ telemetry: thrown.telemetry }, async () => {
+        throw new Error('handler bug');
+      }).invoke({ key: newKey() }),
+    ).rejects.toThrow('handler bug');
+    expect(thrown.flushes.count).toBe(1);
+  });
+});
