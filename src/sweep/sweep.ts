@@ -81,6 +81,8 @@ export interface SweepProgress {
   /** Expired when read but not when deleted: claimed again meanwhile, or already gone. Kept. */
   readonly kept: number;
   readonly pages: number;
+  /** Read capacity units the Scan consumed (ReturnConsumedCapacity TOTAL); deletes are not counted. */
+  readonly readUnits: number;
 }
 
 /** What a sweep did. */
@@ -113,7 +115,7 @@ export async function sweepExpiredRecords(options: SweepOptions): Promise<SweepS
   const sortName = layout.sortKey?.name;
   const attributeNames: Record<string, string> = { '#pk': pkName, '#expiresAt': expiresName };
   if (sortName !== undefined) attributeNames['#sk'] = sortName;
-  const counts = { scanned: 0, expired: 0, deleted: 0, kept: 0, pages: 0 };
+  const counts = { scanned: 0, expired: 0, deleted: 0, kept: 0, pages: 0, readUnits: 0 };
   const report = () => options.onProgress?.({ ...counts });
   const outOfTime = () =>
     options.signal?.aborted === true ||
@@ -132,10 +134,12 @@ export async function sweepExpiredRecords(options: SweepOptions): Promise<SweepS
         ExpressionAttributeNames: attributeNames,
         Limit: options.pageSize ?? 250,
         ExclusiveStartKey: startKey,
+        ReturnConsumedCapacity: 'TOTAL',
       }),
       { abortSignal: options.signal },
     );
     counts.pages++;
+    counts.readUnits += page.ConsumedCapacity?.CapacityUnits ?? 0;
     counts.scanned += page.Items?.length ?? 0;
     for (const item of page.Items ?? []) {
       const pk = item[pkName]?.S;

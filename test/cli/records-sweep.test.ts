@@ -48,7 +48,9 @@ describe('idemkit records sweep', () => {
     const io = memoryIo();
     const code = await run(['records', 'sweep', '--table', table, '--endpoint', endpoint, '--dry-run'], io);
     expect(code).toBe(0);
-    expect(io.stdout.join('\n')).toMatch(/3 record\(s\) read in 1 page\(s\), 2 expired, would delete 2/);
+    expect(io.stdout.join('\n')).toMatch(
+      /3 record\(s\) read in 1 page\(s\) for 0.5 read units, 2 expired, would delete 2/,
+    );
     expect(await count(table)).toBe(3);
   });
 
@@ -67,13 +69,16 @@ describe('idemkit records sweep', () => {
       io,
     );
     expect(code).toBe(0);
-    expect(JSON.parse(io.stdout.join(''))).toMatchObject({
+    const summary = JSON.parse(io.stdout.join(''));
+    expect(summary).toMatchObject({
       table,
       scanned: 3,
       expired: 2,
       deleted: 2,
       complete: true,
     });
+    // Three small items in one Scan request: the smallest charge, half a read unit.
+    expect(summary.readUnits).toBe(0.5);
     expect(await count(table)).toBe(1);
   });
 

@@ -73,7 +73,7 @@ function renderSweep(table: string, summary: SweepSummary, dryRun: boolean, json
   if (json) return [JSON.stringify({ table, ...summary })];
   const verb = dryRun ? 'would delete' : 'deleted';
   return [
-    `${table}: ${summary.scanned} record(s) read in ${summary.pages} page(s), ${summary.expired} expired, ${verb} ${dryRun ? summary.expired : summary.deleted}${summary.kept === 0 ? '' : `, kept ${summary.kept} claimed again or gone since they were read`}, in ${formatDuration(summary.durationMs)}.`,
+    `${table}: ${summary.scanned} record(s) read in ${summary.pages} page(s) for ${summary.readUnits} read units, ${summary.expired} expired, ${verb} ${dryRun ? summary.expired : summary.deleted}${summary.kept === 0 ? '' : `, kept ${summary.kept} claimed again or gone since they were read`}, in ${formatDuration(summary.durationMs)}.`,
     ...(summary.complete
       ? []
       : ['Stopped at `--max-minutes` before the end of the table; run it again to go on.']),
