@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 // `IDEMKIT_MUTATE_TESTS=test/core/keys.test.ts,test/core/properties.test.ts` narrows a scoped run to the tests
 // written for one file: faster on a shared machine, and a lower bound of the score the full set gives.
 const narrowed = process.env.IDEMKIT_MUTATE_TESTS?.split(',').filter((glob) => glob !== '');
+// `IDEMKIT_MUTATE_DYNAMODB=0` with tests that need no DynamoDB Local (memory stores): a test runner restarted after a
+// timed-out mutant then starts in seconds instead of waiting for Java.
+const withDynamoDB = process.env.IDEMKIT_MUTATE_DYNAMODB !== '0';
 
 /**
  * The tests Stryker runs against each mutant (stryker.config.mjs): the ones that exercise the core, the stores
@@ -25,7 +28,7 @@ export default defineConfig({
       'test/edge/bundled-handler.dynamodb.test.ts',
       'test/edge/entry-point.test.ts',
     ],
-    globalSetup: ['test/support/global-setup.ts'],
+    globalSetup: withDynamoDB ? ['test/support/global-setup.ts'] : [],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
