@@ -6,7 +6,7 @@ import { ResultDroppedReason } from './types.js';
 export interface CodecLimits {
   /**
    * Results whose JSON is longer than this are brotli-compressed (and kept compressed only when smaller).
-   * @default 1024
+   * @default 4096
    */
   readonly compressAboveBytes: number;
   /**
@@ -17,11 +17,11 @@ export interface CodecLimits {
 }
 
 /** The defaults of {@link CodecLimits}. */
-// Measured on JSON order responses (bench/analysis.md, "Compression"): DynamoDB charges a write unit per KB of item
-// and the rest of a record is about 300 bytes, so a result above 1 KB costs at least 2 units uncompressed and, at
-// a third of its size compressed, 1: a write unit saved for ~30 us of CPU (~8 us to decompress on a replay), worth
-// a thousand times more at on-demand prices. Above 4 KB the saving grows with the size.
-export const DEFAULT_CODEC_LIMITS: CodecLimits = { compressAboveBytes: 1024, maxResultBytes: 350_000 };
+// Measured on JSON order responses (bench/analysis.md, "Compression"): a 1.4 KB result compresses to 0.4 KB, which
+// would take its record from 2 write units to 1, but one `brotliCompressSync` call costs ~150 us of CPU inside a
+// handler (a new encoder per call; ~30 us in a tight loop), at any quality: on small results the call, not the
+// bytes, is the cost. Above 4 KB the bytes saved grow with the size and pay for it; below, results stay text.
+export const DEFAULT_CODEC_LIMITS: CodecLimits = { compressAboveBytes: 4096, maxResultBytes: 350_000 };
 
 /** What {@link encodeResult} produced: a body to store, or why there is none. */
 export interface Encoded {
