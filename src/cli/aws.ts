@@ -98,7 +98,12 @@ export async function withDynamo<T>(
   }
 }
 
-/** Where a command talks to, for error lines. */
+/**
+ * Where a command talks to, for error lines: the endpoint, and the Region the client resolves.
+ *
+ * @example
+ * explainAwsError(error, target(flags));
+ */
 export function target(options: CommonOptions): { endpoint?: string; region: string } {
   return { endpoint: options.endpoint, region: clientConfig(options).region };
 }

@@ -88,7 +88,12 @@ export function scanBounds<A extends any[], O extends OptionValues, G extends Op
     );
 }
 
-/** An option's flag as an operator types it, from commander's `--name <value>`. */
+/**
+ * An option's flag as an operator types it, from commander's `--name <value>`.
+ *
+ * @example
+ * flagOf({ long: '--from', flags: '--from <dlq>' }); // '--from'
+ */
 export function flagOf(option: { long?: string; flags: string }): string {
   return option.long ?? option.flags.split(/[ ,|]+/)[0] ?? option.flags;
 }

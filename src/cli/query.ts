@@ -44,7 +44,12 @@ export const QUERY_EXAMPLES = [
 export const DEFAULT_KEY_FROM =
   'attr."idempotency-key" || attr.idempotencyKey || attr.jobKey || attr."job-key" || body.idempotencyKey || body.jobKey || body.jobId';
 
-/** The {@link MessageView} of a received message. */
+/**
+ * The {@link MessageView} of a received message.
+ *
+ * @example
+ * messageView({ MessageId: 'm-1', Body: '{"type":"refund"}' }); // { id: 'm-1', body: { type: 'refund' }, attr: {}, sys: {} }
+ */
 export function messageView(message: Message): MessageView {
   const text = message.Body ?? '';
   let body: unknown = text;

@@ -81,7 +81,12 @@ export interface TableSize {
   readonly sizeBytes: number;
 }
 
-/** The table's item count and size, as DescribeTable reports them. */
+/**
+ * The table's item count and size, as DescribeTable reports them.
+ *
+ * @example
+ * const { itemCount, sizeBytes } = await tableSize(client, 'idempotency');
+ */
 export async function tableSize(client: DynamoDBClient, tableName: string): Promise<TableSize> {
   const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
   return { itemCount: Table?.ItemCount ?? 0, sizeBytes: Table?.TableSizeBytes ?? 0 };

@@ -11,6 +11,9 @@ type Sqs = typeof import('@aws-sdk/client-sqs');
 /**
  * `idemkit dlq replay --native`: starts AWS's message move task (StartMessageMoveTask), which moves every message
  * unmarked; `--rate` is AWS's MaxNumberOfMessagesPerSecond (1 to 500).
+ *
+ * @example
+ * if (flags.native) return startNativeMove(sqs, sdk, from, flags, io);
  */
 export async function startNativeMove(
   sqs: SQSClient,

@@ -19,7 +19,12 @@ export function shownBody(
   return preview(redactKey(body, options.key), options.length ?? 80);
 }
 
-/** Replaces the raw job key wherever it appears in `text`. */
+/**
+ * Replaces the raw job key wherever it appears in `text`.
+ *
+ * @example
+ * redactKey('{"jobKey":"k-1"}', 'k-1'); // '{"jobKey":"<job key>"}'
+ */
 export function redactKey(text: string, key: string | undefined): string {
   return key === undefined || key === '' ? text : text.split(key).join('<job key>');
 }
@@ -29,7 +34,12 @@ function preview(body: string, length: number): string {
   return flat.length > length ? `${flat.slice(0, length - 1)}…` : flat;
 }
 
-/** Reads a queue's `RedrivePolicy` attribute. */
+/**
+ * Reads a queue's `RedrivePolicy` attribute; `undefined` when it is absent or not JSON.
+ *
+ * @example
+ * parseRedrive(queue.attributes.RedrivePolicy)?.deadLetterTargetArn;
+ */
 export function parseRedrive(
   value: string | undefined,
 ): { deadLetterTargetArn?: string; maxReceiveCount?: number } | undefined {

@@ -33,7 +33,12 @@ export interface Check {
 /** TTL deletes expired items within about 48 hours; older expired records mean TTL is not working. */
 const TTL_LAG_S = 48 * 3600;
 
-/** On an MRSC table the fix for lingering expired records is the sweep, not TTL, which it cannot have. */
+/**
+ * On an MRSC table the fix for lingering expired records is the sweep, not TTL, which it cannot have.
+ *
+ * @example
+ * if (regions === 'strong') withoutTtl(checks);
+ */
 export function withoutTtl(checks: Check[]): void {
   const index = checks.findIndex((check) => check.name === 'expired records' && check.status === 'fail');
   const check = checks[index];
@@ -44,6 +49,13 @@ export function withoutTtl(checks: Check[]): void {
   };
 }
 
+/**
+ * The `key schema` check: the table's keys are the layout's partition key (and sort key), both String. `false`
+ * when the table does not exist (a failed `table` check), so the other table checks are skipped.
+ *
+ * @example
+ * if (await checkTable(ddb, 'idempotency', DEFAULT_LAYOUT, checks)) await checkTtl(ddb, 'idempotency', DEFAULT_LAYOUT, checks);
+ */
 export async function checkTable(
   ddb: DynamoDBClient,
   table: string,
@@ -93,6 +105,12 @@ export async function checkTable(
   return true;
 }
 
+/**
+ * The `ttl` check: TTL is enabled on the layout's `expiresAt` attribute.
+ *
+ * @example
+ * await checkTtl(ddb, 'idempotency', DEFAULT_LAYOUT, checks);
+ */
 export async function checkTtl(
   ddb: DynamoDBClient,
   table: string,
@@ -118,6 +136,12 @@ export async function checkTtl(
   });
 }
 
+/**
+ * The `point-in-time recovery` check; `skip` on a server without DescribeContinuousBackups (DynamoDB Local).
+ *
+ * @example
+ * await checkPitr(ddb, 'idempotency', checks);
+ */
 export async function checkPitr(ddb: DynamoDBClient, table: string, checks: Check[]): Promise<void> {
   try {
     const { ContinuousBackupsDescription } = await ddb.send(
@@ -150,6 +174,13 @@ export async function checkPitr(ddb: DynamoDBClient, table: string, checks: Chec
   }
 }
 
+/**
+ * The `stuck leases` and `expired records` checks, from one bounded scan (`--max-items`, `--segments`) projected
+ * to four attributes; each line says what the scan read and cost.
+ *
+ * @example
+ * await checkRecords(ddb, 'idempotency', DEFAULT_LAYOUT, 15, { segments: 1, all: true }, checks);
+ */
 export async function checkRecords(
   ddb: DynamoDBClient,
   table: string,
@@ -220,6 +251,12 @@ export async function checkRecords(
   });
 }
 
+/**
+ * The `redrive`, `dlq retention` and `dlq depth` checks of `--queue` and `--dlq`.
+ *
+ * @example
+ * await checkQueues(sqs, { dlq: 'orders-dlq', queue: 'orders' }, 0, checks);
+ */
 export async function checkQueues(
   sqs: SQSClient,
   flags: CommonOptions & { readonly dlq?: string; readonly queue?: string },

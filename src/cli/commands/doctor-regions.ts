@@ -13,6 +13,9 @@ export type RegionMode = 'single' | 'eventual' | 'strong';
  * The `regions` check of `idemkit doctor`, for a table with replicas: reads them and the consistency mode. A global table with
  * eventual consistency fails (two Regions can both win one claim and run the operation twice); MRSC passes, and
  * the caller then checks the sweep instead of TTL, which MRSC tables do not have.
+ *
+ * @example
+ * const regions = await checkRegions(ddb, 'idempotency', 'eu-west-1', checks);
  */
 export async function checkRegions(
   ddb: DynamoDBClient,
@@ -49,6 +52,10 @@ export async function checkRegions(
 /**
  * The `sweep` check for a table without TTL (MRSC): the scheduled sweep deletes expired records, so none should
  * have been expired for longer than two sweep periods; older ones mean the sweep is not scheduled or not keeping up.
+ * Bounded as the record checks are (`--max-items`, `--segments`); the line says what the scan read.
+ *
+ * @example
+ * await checkSweep(ddb, 'idempotency', DEFAULT_LAYOUT, 60, { segments: 1, all: true }, checks);
  */
 export async function checkSweep(
   ddb: DynamoDBClient,

@@ -38,7 +38,7 @@ export function recordsGet(parent: Command, io: Io, done: (code: number) => void
 }
 
 /** The record as `--json` or as a two-column table; the result only with `--show-result`. */
-export function renderRecord(
+function renderRecord(
   record: IdempotencyRecord,
   now: number,
   flags: { json?: boolean; showResult?: boolean },

@@ -9,7 +9,12 @@ import { CliError } from '../errors.js';
 import { formatDuration } from '../io.js';
 import { common } from '../options.js';
 
-/** Validates an org or scope flag with the library's own rule, naming the flag. */
+/**
+ * Validates an org or scope flag with the library's own rule, naming the flag.
+ *
+ * @example
+ * validName('org', 'acme'); // 'acme'; 'acme#eu' throws a CliError naming `--org`
+ */
 export function validName(field: 'org' | 'scope', value: string): string {
   try {
     assertValidName(field, value);
@@ -27,7 +32,12 @@ export function validName(field: 'org' | 'scope', value: string): string {
 /** The argument parser of `--org` and `--scope`. */
 export const nameFlag = (field: 'org' | 'scope') => (value: string) => validName(field, value);
 
-/** `--attributes`: the item layout of an existing table, parsed once when the flag is read. */
+/**
+ * `--attributes`: the item layout of an existing table, parsed once when the flag is read.
+ *
+ * @example
+ * attributesOption(common(parent.command('sweep'))).action((flags) => flags.attributes ?? DEFAULT_LAYOUT);
+ */
 // biome-ignore lint/suspicious/noExplicitAny: any command's arguments and options, extended with this.
 export function attributesOption<A extends any[], O extends OptionValues, G extends OptionValues>(
   command: Command<A, O, G>,
@@ -39,7 +49,12 @@ export function attributesOption<A extends any[], O extends OptionValues, G exte
   );
 }
 
-/** The flags that name one record: `--table --org` and `--scope --key`, or `--pk` as `records list` prints it. */
+/**
+ * The flags that name one record: `--table --org` and `--scope --key`, or `--pk` as `records list` prints it.
+ *
+ * @example
+ * recordOptions(parent.command('get')).action((flags) => pkFromFlags(flags));
+ */
 // biome-ignore lint/suspicious/noExplicitAny: any command's arguments and options, extended with these.
 export function recordOptions<A extends any[], O extends OptionValues, G extends OptionValues>(
   command: Command<A, O, G>,
@@ -59,7 +74,12 @@ export function recordOptions<A extends any[], O extends OptionValues, G extends
   );
 }
 
-/** The `pk` the library computes for the record the flags name (docs/protocol.md section 2). */
+/**
+ * The `pk` the library computes for the record the flags name (docs/protocol.md section 2).
+ *
+ * @example
+ * pkFromFlags({ org: 'acme', scope: 'create-order', key: 'order-42' }); // 'acme#create-order#<digest>'
+ */
 export function pkFromFlags(flags: { org: string; scope?: string; key?: string; pk?: string }): string {
   const { org } = flags;
   if (flags.pk !== undefined) {
@@ -88,7 +108,12 @@ export function pkFromFlags(flags: { org: string; scope?: string; key?: string; 
   }
 }
 
-/** What an operator needs to know about a record, with no raw key: the pk carries only the key's digest. */
+/**
+ * What an operator needs to know about a record, with no raw key: the pk carries only the key's digest.
+ *
+ * @example
+ * JSON.stringify(view(record));
+ */
 export function view(record: IdempotencyRecord, now = Date.now()) {
   const state = recordState(record, now);
   return {
@@ -110,7 +135,12 @@ export function view(record: IdempotencyRecord, now = Date.now()) {
   };
 }
 
-/** A record's state in words: expired, stuck, a live lease, or its status. */
+/**
+ * A record's state in words: expired, stuck, a live lease, or its status.
+ *
+ * @example
+ * describeState(record, Date.now()); // 'IN_PROGRESS, lease ended 31 min ago (stuck)'
+ */
 export function describeState(record: IdempotencyRecord, now: number): string {
   const lease = record.leaseUntil ?? 0;
   switch (recordState(record, now)) {

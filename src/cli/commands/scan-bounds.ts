@@ -30,7 +30,12 @@ export function refuseUnboundedScan(command: string, table: string, size: TableS
   );
 }
 
-/** The line that says what a scan read and what it cost. */
+/**
+ * The words that say what a scan read and what it cost.
+ *
+ * @example
+ * describeScan(summary); // 'read 500 item(s) in 1 request(s), 19.5 read units, not the whole table'
+ */
 export function describeScan(summary: {
   scanned: number;
   readUnits: number;
