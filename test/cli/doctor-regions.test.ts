@@ -117,6 +117,8 @@ describe('idemkit doctor reads the replicas and the consistency mode', () => {
       );
       expect(check('ttl')).toMatchObject({ status: 'skip' });
       expect(check('sweep')).toMatchObject({ status: 'pass' });
+      // The sweep check reads the record checks' scan: the table is scanned once.
+      expect(ddb.commandCalls(ScanCommand)).toHaveLength(1);
     },
   );
 

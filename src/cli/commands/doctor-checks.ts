@@ -7,8 +7,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { isExpired } from '../../core/record-state.js';
-import { scanTable } from '../../stores/dynamodb-admin.js';
-import type { ItemLayout } from '../../stores/dynamodb-item.js';
+import { type ScanSummary, scanTable } from '../../stores/dynamodb-admin.js';
+import type { Item, ItemLayout } from '../../stores/dynamodb-item.js';
 import { type CommonOptions, type QueueRef, resolveQueue } from '../aws.js';
 import { formatDuration } from '../io.js';
 import { parseRedrive } from './dlq-shared.js';
@@ -28,6 +28,15 @@ export interface Check {
   readonly detail: string;
   /** What to do, when the status is not `pass`. */
   readonly fix?: string;
+}
+
+/**
+ * A check that reads the items of the record checks' one scan (so a table is scanned once however many checks
+ * read it), and reports when the scan ends.
+ */
+export interface ItemCheck {
+  onItem(item: Item): void;
+  finish(summary: ScanSummary, checks: Check[]): void;
 }
 
 /** TTL deletes expired items within about 48 hours; older expired records mean TTL is not working. */
@@ -176,7 +185,7 @@ export async function checkPitr(ddb: DynamoDBClient, table: string, checks: Chec
 
 /**
  * The `stuck leases` and `expired records` checks, from one bounded scan (`--max-items`, `--segments`) projected
- * to four attributes; each line says what the scan read and cost.
+ * to four attributes, which `others` (the sweep check) read too; each line says what the scan read and cost.
  *
  * @example
  * await checkRecords(ddb, 'idempotency', DEFAULT_LAYOUT, 15, { segments: 1, all: true }, checks);
@@ -188,6 +197,7 @@ export async function checkRecords(
   stuckAfterMin: number,
   bounds: ScanFlags,
   checks: Check[],
+  others: readonly ItemCheck[] = [],
 ): Promise<void> {
   const now = Date.now();
   let stuck = 0;
@@ -214,10 +224,11 @@ export async function checkRecords(
         oldestStuck = Math.min(oldestStuck, leaseUntil);
         stuckOrgs.add((item[names.pk]?.S ?? '').split('#')[0] ?? '');
       }
+      for (const other of others) other.onItem(item);
       return undefined;
     },
   });
-  const read = `${describeScan(summary)}${summary.complete ? '' : ' (a sample: `--max-items`)'}`;
+  const read = describeScan(summary);
   const orgs = [...stuckOrgs].slice(0, 3);
   checks.push({
     name: 'stuck leases',
@@ -249,6 +260,7 @@ export async function checkRecords(
               : 'enable TTL on `expiresAt` (see the ttl check); DynamoDB deletes the backlog within 48 h',
         }),
   });
+  for (const other of others) other.finish(summary, checks);
 }
 
 /**

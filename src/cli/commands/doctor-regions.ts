@@ -1,10 +1,9 @@
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { isExpired } from '../../core/record-state.js';
-import { scanTable } from '../../stores/dynamodb-admin.js';
 import type { ItemLayout } from '../../stores/dynamodb-item.js';
 import { formatDuration } from '../io.js';
-import type { Check } from './doctor-checks.js';
-import { describeScan, type ScanFlags } from './scan-bounds.js';
+import type { Check, ItemCheck } from './doctor-checks.js';
+import { describeScan } from './scan-bounds.js';
 
 /** How the table's replicas agree: one Region, a global table with eventual or with strong consistency (MRSC). */
 export type RegionMode = 'single' | 'eventual' | 'strong';
@@ -52,53 +51,42 @@ export async function checkRegions(
 /**
  * The `sweep` check for a table without TTL (MRSC): the scheduled sweep deletes expired records, so none should
  * have been expired for longer than two sweep periods; older ones mean the sweep is not scheduled or not keeping up.
- * Bounded as the record checks are (`--max-items`, `--segments`); the line says what the scan read.
+ * It reads the record checks' scan (see {@link ItemCheck}), so the table is scanned once.
  *
  * @example
- * await checkSweep(ddb, 'idempotency', DEFAULT_LAYOUT, 60, { segments: 1, all: true }, checks);
+ * await checkRecords(ddb, table, layout, 15, bounds, checks, [sweepCheck(table, layout, 60)]);
  */
-export async function checkSweep(
-  ddb: DynamoDBClient,
-  table: string,
-  layout: ItemLayout,
-  sweepEveryMin: number,
-  bounds: ScanFlags,
-  checks: Check[],
-): Promise<void> {
+export function sweepCheck(table: string, layout: ItemLayout, sweepEveryMin: number): ItemCheck {
   const now = Date.now();
   const lateS = 2 * sweepEveryMin * 60;
   let late = 0;
   let oldest = Number.POSITIVE_INFINITY;
-  const summary = await scanTable(ddb, {
-    tableName: table,
-    layout,
-    fields: ['pk', 'expiresAt'],
-    maxItems: bounds.maxItems,
-    segments: bounds.segments,
-    onItem: (item) => {
+  return {
+    onItem(item) {
       const expiresAt = Number(item[layout.names.expiresAt]?.N ?? 'NaN');
-      if (!Number.isFinite(expiresAt) || !isExpired({ expiresAt }, now)) return undefined;
+      if (!Number.isFinite(expiresAt) || !isExpired({ expiresAt }, now)) return;
       oldest = Math.min(oldest, expiresAt);
       if (isExpired({ expiresAt: expiresAt + lateS }, now)) late += 1;
-      return undefined;
     },
-  });
-  const age = `${
-    Number.isFinite(oldest) ? `, the oldest expired ${formatDuration(now - oldest * 1000)} ago` : ''
-  }; ${describeScan(summary)}`;
-  checks.push({
-    name: 'sweep',
-    status: late === 0 ? 'pass' : 'fail',
-    detail:
-      late === 0
-        ? `no record expired longer than two sweep periods (${2 * sweepEveryMin} min)${age}: the sweep keeps up (MRSC tables have no TTL).`
-        : `${late} record(s) expired more than ${2 * sweepEveryMin} min ago${age}: the sweep is not scheduled or not keeping up, and MRSC tables have no TTL to delete them.`,
-    ...(late === 0
-      ? {}
-      : {
-          fix: `schedule the sweep (\`IdempotencyTable\` adds it for MRSC, or \`IdempotencySweep\`), or run \`idemkit records sweep --table ${table}\`; pass \`--sweep-every\` if it runs less often than every ${sweepEveryMin} min`,
-        }),
-  });
+    finish(summary, checks) {
+      const age = `${
+        Number.isFinite(oldest) ? `, the oldest expired ${formatDuration(now - oldest * 1000)} ago` : ''
+      }; ${describeScan(summary)}`;
+      checks.push({
+        name: 'sweep',
+        status: late === 0 ? 'pass' : 'fail',
+        detail:
+          late === 0
+            ? `no record expired longer than two sweep periods (${2 * sweepEveryMin} min)${age}: the sweep keeps up (MRSC tables have no TTL).`
+            : `${late} record(s) expired more than ${2 * sweepEveryMin} min ago${age}: the sweep is not scheduled or not keeping up, and MRSC tables have no TTL to delete them.`,
+        ...(late === 0
+          ? {}
+          : {
+              fix: `schedule the sweep (\`IdempotencyTable\` adds it for MRSC, or \`IdempotencySweep\`), or run \`idemkit records sweep --table ${table}\`; pass \`--sweep-every\` if it runs less often than every ${sweepEveryMin} min`,
+            }),
+      });
+    },
+  };
 }
 
 const isString = (value: string | undefined): value is string => typeof value === 'string';

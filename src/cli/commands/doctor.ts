@@ -85,10 +85,11 @@ export function doctor(parent: Command, io: Io, done: (code: number) => void) {
             status: 'skip',
             detail: 'multi-Region strongly consistent tables have no TTL; the sweep deletes expired records.',
           });
-          await run.checkSweep(ddb, flags.table, layout, flags.sweepEvery, flags, checks);
         } else await run.checkTtl(ddb, flags.table, layout, checks);
         await run.checkPitr(ddb, flags.table, checks);
-        await run.checkRecords(ddb, flags.table, layout, flags.stuckAfter, flags, checks);
+        // One scan for the record checks and, on MRSC, the sweep check.
+        const sweep = regions === 'strong' ? [run.sweepCheck(flags.table, layout, flags.sweepEvery)] : [];
+        await run.checkRecords(ddb, flags.table, layout, flags.stuckAfter, flags, checks, sweep);
         if (regions === 'strong') run.withoutTtl(checks);
       });
       if (flags.dlq !== undefined) {
