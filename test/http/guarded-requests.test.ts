@@ -337,3 +337,37 @@ describe('the metrics of an invocation', () => {
     expect(thrown.flushes.count).toBe(1);
   });
 });
+
+describe('a handler invoked without a Lambda context (a local call)', () => {
+  it('is guarded all the same: the first call runs and a retry replays', async () => {
+    const { runs } = build();
+    const store = new MemoryStore();
+    const handler = middy(async () => {
+      runs.count++;
+      return { statusCode: 201, body: 'made' };
+    }).use(httpIdempotency({ store, org: 'acme', environment: 'test', mode: 'enforce', waitBudgetMs: 0 }));
+    const event = httpEvent('http', { key: newKey(), body: newPayload() });
+    const invokeBare = handler as unknown as (event: unknown) => Promise<HttpResult>;
+    expect((await invokeBare(event)).statusCode).toBe(201);
+    expect(header(await invokeBare(event), 'idempotent-replayed')).toBe('true');
+    expect(runs.count).toBe(1);
+  });
+});
+
+describe('a guarded handler that answers nothing', () => {
+  it('answers undefined or null as it returned them, with nothing added', async () => {
+    for (const nothing of [undefined, null]) {
+      const { invoke } = build({}, async () => nothing);
+      expect(await invoke({ key: newKey() })).toBe(nothing);
+    }
+  });
+});
+
+describe('a handler that throws on a path that is not guarded', () => {
+  it('fails with its own error', async () => {
+    const { invoke } = build({ excludePaths: ['/health'] }, async () => {
+      throw new RangeError('handler bug');
+    });
+    await expect(invoke({ key: null, path: '/health' })).rejects.toThrow(RangeError);
+  });
+});
