@@ -236,6 +236,26 @@ describe('each command refuses a misspelt flag, a missing required flag and conf
   });
 });
 
+describe('the help says what an operator must know before running a command', () => {
+  /** The help text with its line wrapping undone (commander wraps to the terminal's width). */
+  const help = async (...command: string[]) =>
+    (await idemkit([...command, '--help'])).stdout.replace(/\s+/g, ' ');
+
+  it('dlq peek says that it raises the receive count, and that bodies are hidden', async () => {
+    const text = await help('dlq', 'peek');
+    expect(text).toContain(
+      "SQS cannot read a message without receiving it: each peek raises every shown message's receive count",
+    );
+    expect(text).toContain('--show-bodies');
+  });
+
+  it('doctor documents --sqs-endpoint', async () => {
+    expect(await help('doctor')).toContain(
+      '--sqs-endpoint <url> SQS endpoint for --queue and --dlq when it differs from --endpoint',
+    );
+  });
+});
+
 describe('the top-level --help lists every command', () => {
   it('names each subcommand with its summary, and not `invoke`, which lives in the repository', async () => {
     const result = await idemkit(['--help']);
