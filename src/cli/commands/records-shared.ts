@@ -1,4 +1,4 @@
-import { type Command, Option, type OptionValues } from '@commander-js/extra-typings';
+import { Option } from '@commander-js/extra-typings';
 import { IdempotencyValidationError } from '../../core/errors.js';
 import { assertValidName, digestOf, recordKey } from '../../core/keys.js';
 import { RecordState, recordState } from '../../core/record-state.js';
@@ -7,7 +7,7 @@ import type { ItemLayout } from '../../stores/dynamodb-item.js';
 import { layoutFromFlag } from '../attributes.js';
 import { CliError } from '../errors.js';
 import { formatDuration } from '../io.js';
-import { common } from '../options.js';
+import { common, extend } from '../options.js';
 
 /**
  * Validates an org or scope flag with the library's own rule, naming the flag.
@@ -38,16 +38,13 @@ export const nameFlag = (field: 'org' | 'scope') => (value: string) => validName
  * @example
  * attributesOption(common(parent.command('sweep'))).action((flags) => flags.attributes ?? DEFAULT_LAYOUT);
  */
-// biome-ignore lint/suspicious/noExplicitAny: any command's arguments and options, extended with this.
-export function attributesOption<A extends any[], O extends OptionValues, G extends OptionValues>(
-  command: Command<A, O, G>,
-) {
-  return command.option(
+export const attributesOption = extend((command) =>
+  command.option(
     '--attributes <json|file>',
     'attribute names and sort key of an existing table, as DynamoDBStore takes them (default: pk, expiresAt, ...)',
     (value: string): ItemLayout => layoutFromFlag(value),
-  );
-}
+  ),
+);
 
 /**
  * The flags that name one record: `--table --org` and `--scope --key`, or `--pk` as `records list` prints it.
@@ -55,11 +52,8 @@ export function attributesOption<A extends any[], O extends OptionValues, G exte
  * @example
  * recordOptions(parent.command('get')).action((flags) => pkFromFlags(flags));
  */
-// biome-ignore lint/suspicious/noExplicitAny: any command's arguments and options, extended with these.
-export function recordOptions<A extends any[], O extends OptionValues, G extends OptionValues>(
-  command: Command<A, O, G>,
-) {
-  return attributesOption(
+export const recordOptions = extend((command) =>
+  attributesOption(
     common(command)
       .requiredOption('--table <name>', 'the idempotency table')
       .requiredOption('--org <org>', 'the tenant, as the service sets it', nameFlag('org'))
@@ -71,8 +65,8 @@ export function recordOptions<A extends any[], O extends OptionValues, G extends
           'the record by its pk, as `records list` prints it, instead of --scope/--key',
         ).conflicts('key'),
       ),
-  );
-}
+  ),
+);
 
 /**
  * The `pk` the library computes for the record the flags name (docs/protocol.md section 2).
