@@ -14,7 +14,7 @@ import { startLocalDynamoDB } from './servers/dynamodb-local.js';
 import { startSqs } from './servers/sqs.js';
 import { readState, STATE_FILE } from './state.js';
 
-/** Where `idemkit invoke` keeps records: the running playground's table, or a throwaway in-memory one. */
+/** Where `npm run invoke` keeps records: the running playground's table, or a throwaway in-memory one. */
 export const InvokeStore = { Playground: 'playground', Memory: 'memory' } as const;
 /** One of {@link InvokeStore}. */
 export type InvokeStore = (typeof InvokeStore)[keyof typeof InvokeStore];
@@ -68,7 +68,7 @@ export interface InvocationResult {
   readonly error?: string;
 }
 
-/** A bad argument of `idemkit invoke`: the message names the argument and the fix. */
+/** A bad argument of `npm run invoke`: the message names the argument and the fix. */
 export class InvokeError extends Error {
   override name = 'InvokeError';
 }
@@ -77,7 +77,7 @@ export class InvokeError extends Error {
  * Runs a Lambda handler locally, `times` times with `concurrency` at once, each with its own copy of the
  * event and a Lambda-like context, and prints each result and each idempotency decision (digests only):
  * the quickest way to see a replay. The handler runs against the playground's table and queues, or a
- * throwaway in-memory copy with `store: 'memory'`. This is `idemkit invoke`.
+ * throwaway in-memory copy with `store: 'memory'`. This is `npm run invoke`.
  *
  * @example
  * await invokeHandler({ handlerFile: 'infra/handlers/orders-api.ts', eventFile: 'events/apigw-http-api-v2.json', times: 3, store: 'memory' });
@@ -249,7 +249,7 @@ function preview(text: string): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
-/** The flags of `idemkit invoke`, as the CLI parses them (strings). */
+/** The flags of `npm run invoke`, as the CLI parses them (strings). */
 export interface InvokeFlags {
   readonly times?: string;
   readonly concurrency?: string;
@@ -258,7 +258,7 @@ export interface InvokeFlags {
 }
 
 /**
- * `idemkit invoke <handler-file> <event.json>`: runs {@link invokeHandler} for the CLI and returns its exit
+ * `npm run invoke -- <handler-file> <event.json>`: runs {@link invokeHandler} for the CLI and returns its exit
  * code: 0 when every invocation returned, 1 when one threw or timed out. A bad argument throws the CLI's
  * one-line error (exit 2).
  *

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * What a running `npm start` tells other local tools (`idemkit invoke`): where its servers listen and the
+ * What a running `npm start` tells other local tools (`npm run invoke`): where its servers listen and the
  * environment its handlers get. Written on start, removed on stop; git-ignored.
  */
 export interface PlaygroundState {

@@ -1,5 +1,5 @@
 /**
- * One handler for the stream samples, so `idemkit invoke` runs each of them: it picks `kinesisJobs`,
+ * One handler for the stream samples, so `npm run invoke` runs each of them: it picks `kinesisJobs`,
  * `dynamodbStreamJobs` or `kafkaJobs` by the event's shape, as three functions on three event source mappings
  * would each get their own. Each is configured as the README's example for its source, on the table in
  * `IDEMPOTENCY_TABLE`; the work itself is a no-op that returns what it handled.
@@ -17,7 +17,7 @@ import { DynamoDBStore } from '../src/stores/dynamodb.js';
 const tableName = process.env.IDEMPOTENCY_TABLE;
 if (tableName === undefined || tableName === '') {
   throw new Error(
-    'Expected the environment variable `IDEMPOTENCY_TABLE` to be set, got nothing; `idemkit invoke` sets it.',
+    'Expected the environment variable `IDEMPOTENCY_TABLE` to be set, got nothing; `npm run invoke` sets it.',
   );
 }
 const store = new DynamoDBStore({ tableName, client: new DynamoDBClient({}) });
