@@ -113,6 +113,10 @@ export async function replay(
   const handled = new Set<string>();
   const limiter = rateLimiter(plan.rate);
   const backoff = backoffPolicy(plan);
+  // FIFO: the groups a message of which stays in the DLQ (skipped, unfit or failed), each with that message's id.
+  // Nothing behind it is sent for the rest of the run: SQS can hand out several messages of one group in a receive,
+  // and a held message that comes back after its visibility timeout can come back beside the ones behind it.
+  const blocked = new Map<string, string>();
   let staleRounds = 0;
   try {
     while (plan.max === undefined || stats.selected < plan.max) {
@@ -143,6 +147,7 @@ export async function replay(
         if (plan.filter !== undefined && !plan.filter(message)) {
           stats.skipped += 1;
           hold(held, message);
+          if (plan.to.fifo && !blocked.has(groupOf(message))) blocked.set(groupOf(message), id);
         } else if (plan.max !== undefined && stats.selected + chosen.length >= plan.max) {
           // Received beyond `--max`: not selected, not counted, visible again at the end.
           stats.received -= 1;
@@ -172,7 +177,6 @@ export async function replay(
       }
       const sendable: Message[] = [];
       // FIFO: a group whose message cannot be sent sends nothing behind it (the group's order holds).
-      const blocked = new Map<string, string>();
       for (const message of chosen) {
         const attributes = message.MessageAttributes ?? {};
         const group = groupOf(message);
@@ -201,6 +205,8 @@ export async function replay(
       for (const { message, reason } of failed) {
         stats.failed += 1;
         hold(held, message);
+        if (plan.to.fifo && !blocked.has(groupOf(message)))
+          blocked.set(groupOf(message), message.MessageId ?? '');
         onEvent({ type: 'failed', messageId: message.MessageId ?? '', reason });
       }
       if (plan.keep === true) {

@@ -103,3 +103,35 @@ describe('dlq replay keeps each FIFO group in order when an entry of a batch fai
     ).toHaveLength(3);
   });
 });
+
+describe('dlq replay sends nothing of a FIFO group past a message that stays in the DLQ', () => {
+  it('holds back the rest of a group in the same receive behind a message the query skips', async () => {
+    const { sent, deleted } = answer(group(3), () => 'ok');
+    const stats = await replay(new SQSClient({ region: 'eu-west-1' }), {
+      ...plan,
+      filter: (message) => message.Body !== 'g-1',
+    });
+    expect(sent).toEqual([]);
+    expect(deleted).toEqual([]);
+    expect(stats).toMatchObject({ skipped: 1, moved: 0, failed: 2 });
+  });
+
+  it('holds back a later receive behind a failed message that came back after its visibility timeout', async () => {
+    const [first, second] = group(2);
+    const { sent, deleted } = answer([first as Message], (entry) =>
+      entry.MessageBody === 'g-1' ? 'reject' : 'ok',
+    );
+    // The failed g-1 becomes visible again and is received beside g-2, the next of its group.
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [first as Message] })
+      .resolvesOnce({
+        Messages: [{ ...(first as Message), ReceiptHandle: 'handle-g-1-again' }, second as Message],
+      })
+      .resolves({ Messages: [] });
+    const stats = await replay(new SQSClient({ region: 'eu-west-1' }), plan);
+    expect(sent).toEqual([]);
+    expect(deleted).toEqual([]);
+    expect(stats).toMatchObject({ moved: 0, failed: 2 });
+  });
+});
