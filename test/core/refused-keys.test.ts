@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IdempotencyValidationError } from '../../src/core/errors.js';
-import { assertValidKey } from '../../src/core/keys.js';
+import { assertValidKey, assertValidName } from '../../src/core/keys.js';
 
 /** The message of the error `assertValidKey` throws for `key`. */
 function refusal(key: unknown): string {
@@ -29,5 +29,12 @@ describe('a refused idempotency key', () => {
 
   it('says it is not well-formed Unicode when it holds a lone surrogate', () => {
     expect(refusal('order-\ud800')).toMatch(/lone surrogate/);
+  });
+});
+
+describe('a refused org or scope', () => {
+  it('names the option and what it got instead of a string, or its length', () => {
+    expect(() => assertValidName('org', 7)).toThrow(/`org`.*string.*number/);
+    expect(() => assertValidName('scope', 's'.repeat(129))).toThrow(/`scope`.*1 to 128 characters, got 129/);
   });
 });

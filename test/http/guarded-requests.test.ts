@@ -1,6 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { decodeResult } from '../../src/core/codec.js';
+import { IdempotencyEngine } from '../../src/core/engine.js';
+import { valueFingerprint } from '../../src/core/fingerprint.js';
+import { resolveSettings } from '../../src/core/settings.js';
 import { Signal, type Telemetry } from '../../src/core/telemetry.js';
 import { RecordStatus } from '../../src/core/types.js';
 import { type HttpIdempotencyOptions, httpIdempotency, httpLeaseSignal } from '../../src/http/index.js';
@@ -281,6 +286,7 @@ describe('the headers stored for replay', () => {
         Date: 'Tue, 01 Dec 2026 10:00:00 GMT',
         'X-Request-Id': 'req-1',
         'Idempotent-Replayed': 'false',
+        'Set-Cookie': 'session=s1',
         'x-rate-limit': '99',
       },
       body: '{}',
@@ -369,5 +375,145 @@ describe('a handler that throws on a path that is not guarded', () => {
       throw new RangeError('handler bug');
     });
     await expect(invoke({ key: null, path: '/health' })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('a store that cannot be reached', () => {
+  /** A memory store whose claims fail, as a store that is down does. */
+  function downStore(): MemoryStore {
+    const store = new MemoryStore();
+    store.claim = async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED'), { name: 'TimeoutError' });
+    };
+    return store;
+  }
+
+  it('lets the request run unguarded (fail open)', async () => {
+    const { invoke, runs } = build({ store: downStore() });
+    expect((await invoke({ key: newKey() })).statusCode).toBe(201);
+    expect(runs.count).toBe(1);
+  });
+
+  it('answers 503 with Retry-After: 1 and says to retry with the same key when strictly failing closed', async () => {
+    const { invoke, runs } = build({ store: downStore(), strictFailClosed: true });
+    const answer = await invoke({ key: newKey() });
+    expect(answer.statusCode).toBe(503);
+    expect(header(answer, 'retry-after')).toBe('1');
+    expect(problemOf(answer).detail).toBe(
+      'The idempotency store could not be reached, so the request was not run; retry with the same Idempotency-Key.',
+    );
+    expect(runs.count).toBe(0);
+  });
+});
+
+describe('what is stored for a replay', () => {
+  it('holds none of the omitted headers in the record itself', async () => {
+    const { invoke, store } = build({}, async () => ({
+      statusCode: 201,
+      headers: { 'Idempotent-Replayed': 'true', 'set-cookie': 's=1', 'x-kept': 'yes' },
+      body: '{}',
+    }));
+    await invoke({ key: newKey() });
+    const stored = decodeResult(store.records()[0]?.result) as { headers: Record<string, string> };
+    expect(Object.keys(stored.headers)).toEqual(['x-kept']);
+  });
+
+  it('short-circuits a retry whose handler returned undefined, without running it again', async () => {
+    const { invoke, runs } = build({}, async () => undefined);
+    const key = newKey();
+    const body = newPayload();
+    await invoke({ key, body });
+    expect(await invoke({ key, body })).toBeUndefined();
+    expect(runs.count).toBe(1);
+  });
+
+  it('keeps the status and headers of a body too large to store, and replays them with an empty body', async () => {
+    const { invoke, runs } = build({}, async () => ({
+      statusCode: 201,
+      headers: { location: '/orders/9' },
+      // Random bytes do not compress: well past the record's 350 KB.
+      body: randomBytes(450_000).toString('base64'),
+    }));
+    const key = newKey();
+    const body = newPayload();
+    await invoke({ key, body });
+    const replay = await invoke({ key, body });
+    expect(replay.statusCode).toBe(201);
+    expect(replay.body).toBe('');
+    expect(header(replay, 'location')).toBe('/orders/9');
+    expect(header(replay, 'idempotent-result-omitted')).toBe('too_large');
+    expect(runs.count).toBe(1);
+  });
+});
+
+describe('a reused key or a failed operation', () => {
+  it('answers 422 and says to send a new key when the request differs', async () => {
+    const { invoke } = build();
+    const key = newKey();
+    await invoke({ key, body: newPayload() });
+    const answer = await invoke({ key, body: newPayload() });
+    expect(answer.statusCode).toBe(422);
+    expect(problemOf(answer).detail).toBe(
+      'This Idempotency-Key was already used with a different request; send a new key for a new request.',
+    );
+  });
+
+  it('answers 422 of its own kind for a key whose operation failed permanently, and does not run', async () => {
+    const store = new MemoryStore();
+    const key = newKey();
+    const { settings } = resolveSettings({ environment: 'test', mode: 'enforce' }, {});
+    const engine = new IdempotencyEngine({ store, settings, telemetry: recordingTelemetry().telemetry });
+    const meaning = { order: 1 };
+    const first = await engine.begin({
+      org: 'acme',
+      scope: 'orders',
+      key,
+      fingerprint: valueFingerprint(meaning),
+    });
+    if (first.kind !== 'execute') throw new Error('Expected to claim the key.');
+    await engine.complete(first.lease, undefined, { status: 'FAILED' });
+    const { invoke, runs } = build({ store, scope: 'orders', fingerprint: () => meaning });
+
+    const answer = await invoke({ key });
+
+    expect(answer.statusCode).toBe(422);
+    expect(problemOf(answer).detail).toBe(
+      'This Idempotency-Key belongs to an operation that failed permanently; send a new key to try again.',
+    );
+    expect(runs.count).toBe(0);
+  });
+});
+
+describe('in off mode', () => {
+  it('counts nothing and touches no record, even for a request without a key', async () => {
+    const { invoke, telemetry, store } = build({ mode: 'off' });
+    expect((await invoke({ key: null })).statusCode).toBe(201);
+    expect(telemetry.signals).toEqual([]);
+    expect(store.records()).toEqual([]);
+  });
+});
+
+describe('the correlation id', () => {
+  it('is the x-request-id when no x-correlation-id is sent', async () => {
+    const { invoke } = build();
+    const answer = await invoke({ key: newKey(), headers: { 'x-request-id': 'req-789' } });
+    expect(header(answer, 'x-correlation-id')).toBe('req-789');
+  });
+});
+
+describe('a misconfigured middleware', () => {
+  it('names httpIdempotency in its error', () => {
+    expect(() =>
+      httpIdempotency({ store: new MemoryStore(), org: 'acme', lockTtlSecond: 30 } as never),
+    ).toThrow(/httpIdempotency/);
+    expect(() =>
+      httpIdempotency({
+        store: new MemoryStore(),
+        org: 'acme',
+        environment: 'test',
+        lockTtlSeconds: 30,
+        renewEvery: 30_000,
+      }),
+    ).toThrow(/`renewEvery` of `httpIdempotency`/);
   });
 });
