@@ -594,10 +594,12 @@ export class IdempotencyEngine {
       return undefined;
     }
     try {
+      const signal = AbortSignal.timeout(timeLeftMs);
+      // A store that does not stop on the signal is not waited for past it: the complete must land inside the lease.
       const key = await this.#call('putLargeResult', facts, () =>
-        largeResults.put(
-          { name: largeResultName(lease.pk, sha256), body, sha256 },
-          AbortSignal.timeout(timeLeftMs),
+        untilAborted(
+          largeResults.put({ name: largeResultName(lease.pk, sha256), body, sha256 }, signal),
+          signal,
         ),
       );
       return { key, sha256, size: body.byteLength, form };
@@ -619,7 +621,8 @@ export class IdempotencyEngine {
     if (largeResults === undefined) return undefined;
     let bytes: Uint8Array | undefined;
     try {
-      bytes = await this.#call('getLargeResult', facts, () => largeResults.get(ref.key));
+      // No more than the record's size (and one byte to tell a longer object) is read.
+      bytes = await this.#call('getLargeResult', facts, () => largeResults.get(ref.key, undefined, ref.size));
     } catch {
       return undefined;
     }
@@ -702,6 +705,18 @@ function signalOf(decision: Decision, mode: Mode): Signal {
     case 'failed':
       return Signal.PreviouslyFailed;
   }
+}
+
+/** `work`, or its rejection with `signal.reason` once `signal` aborts, whichever comes first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => {});
+  return Promise.race([
+    work,
+    new Promise<never>((_resolve, reject) => {
+      if (signal.aborted) reject(signal.reason);
+      else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    }),
+  ]);
 }
 
 /** A claim that carried a raw digest writes this before the digest as the fingerprint, until the meaning is written. */

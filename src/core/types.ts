@@ -113,8 +113,11 @@ export interface LargeResultStore {
     object: { readonly name: string; readonly body: Uint8Array; readonly sha256: string },
     signal?: AbortSignal,
   ): Promise<string>;
-  /** The bytes under `key`, or `undefined` when there is no such object. */
-  get(key: string, signal?: AbortSignal): Promise<Uint8Array | undefined>;
+  /**
+   * The bytes under `key`, or `undefined` when there is no such object. With `maxBytes`, no more than `maxBytes + 1`
+   * bytes are read: an object longer than `maxBytes` resolves to its first `maxBytes + 1`.
+   */
+  get(key: string, signal?: AbortSignal, maxBytes?: number): Promise<Uint8Array | undefined>;
 }
 
 /** The answer to a claim. */

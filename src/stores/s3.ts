@@ -98,17 +98,37 @@ export class S3ResultStore implements LargeResultStore {
     return key;
   }
 
-  async get(key: string, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+  async get(key: string, signal?: AbortSignal, maxBytes?: number): Promise<Uint8Array | undefined> {
     try {
-      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
-        abortSignal: signal,
-      });
-      return output.Body === undefined ? new Uint8Array() : await output.Body.transformToByteArray();
+      const output = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          // One byte past the bound tells a longer object; S3 sends no more than the range.
+          ...(maxBytes === undefined ? {} : { Range: `bytes=0-${maxBytes}` }),
+        }),
+        { abortSignal: signal },
+      );
+      if (output.Body === undefined) return new Uint8Array();
+      if (maxBytes === undefined) return await output.Body.transformToByteArray();
+      return await readAtMost(output.Body as AsyncIterable<Uint8Array>, maxBytes + 1);
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
     }
   }
+}
+
+/** The first `limit` bytes of `body` at most (for a server that sends more than the range), then stops reading. */
+async function readAtMost(body: AsyncIterable<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk.subarray(0, limit - length));
+    length += Math.min(chunk.byteLength, limit - length);
+    if (length >= limit) break;
+  }
+  return Buffer.concat(chunks, length);
 }
 
 /** No such object: `NoSuchKey`, or a bare 404 (some S3-compatible servers send no code). */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   IdempotencyConfigError,
@@ -327,5 +328,48 @@ describe('a result too large for the record, with a large-result store', () => {
       'store_error',
       'putLargeResult',
     ]);
+  });
+  it('does not wait past the lease for an object write that ignores the abort, and never runs twice', async () => {
+    // A store that never settles and never listens to its signal: the engine itself stops waiting before the lease ends.
+    const deaf: LargeResultStore = { put: () => new Promise(() => {}), get: async () => undefined };
+    const { wrapped, runs, telemetry } = charge({ largeResults: deaf, lockTtlSeconds: 2 }, receipt);
+    const p = payment();
+    expect(await wrapped(p)).toHaveProperty('receipt');
+    await expect(wrapped(p)).rejects.toMatchObject({ reason: 'too_large' });
+    expect(runs).toHaveLength(1);
+    expect(telemetry.signals.map(({ signal, facts }) => [signal, facts.detail?.operation])).toContainEqual([
+      'store_error',
+      'putLargeResult',
+    ]);
+  });
+
+  it('reads no more of an object replaced by a longer one than the record says, and answers without the body', async () => {
+    const s3Store = new S3ResultStore({ bucket: s3.bucket, client: s3.client, prefix: 'longer/' });
+    const keys: string[] = [];
+    const read: number[] = [];
+    const largeResults: LargeResultStore = {
+      put: async (object, signal) => {
+        const key = await s3Store.put(object, signal);
+        keys.push(key);
+        return key;
+      },
+      get: async (key, signal, maxBytes) => {
+        const bytes = await s3Store.get(key, signal, maxBytes);
+        read.push(bytes?.byteLength ?? 0);
+        return bytes;
+      },
+    };
+    const { wrapped, runs } = charge({ largeResults }, receipt);
+    const p = payment();
+    await wrapped(p);
+    const [key] = keys as [string];
+    const written = (await s3Store.get(key)) as Uint8Array;
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: Buffer.alloc(8 * 1024 * 1024, 1) }),
+    );
+    const { wrapped: cold } = charge({ largeResults }, receipt);
+    await expect(cold(p)).rejects.toMatchObject({ reason: 'too_large' });
+    expect(read).toEqual([written.byteLength + 1]);
+    expect(runs).toHaveLength(1);
   });
 });
