@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -10,8 +10,11 @@ import { DEFAULTS } from '../../src/core/settings.js';
 /** The object actions a door needs: write a large result before its record completes, read it on a replay. */
 export const RESULT_ACTIONS = ['s3:PutObject', 's3:GetObject'] as const;
 
-/** What S3 needs from the caller to write and read objects encrypted with a customer key. */
-export const RESULT_KEY_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*'] as const;
+/**
+ * What S3 needs from the caller to write (`GenerateDataKey`) and read (`Decrypt`) objects encrypted with a customer
+ * key, granted only for requests S3 makes on the caller's behalf (`kms:ViaService`).
+ */
+export const RESULT_KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as const;
 
 const DAY_SECONDS = 86_400;
 
@@ -161,8 +164,14 @@ export class IdempotencyResultBucket extends Construct {
       actions: [...RESULT_ACTIONS],
       resourceArns: [objects],
     });
-    return this.encryptionKey === undefined
-      ? grant
-      : grant.combine(this.encryptionKey.grant(grantee, ...RESULT_KEY_ACTIONS));
+    if (this.encryptionKey === undefined) return grant;
+    return grant.combine(
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: [...RESULT_KEY_ACTIONS],
+        resourceArns: [this.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+      }),
+    );
   }
 }

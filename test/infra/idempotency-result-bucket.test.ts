@@ -189,4 +189,24 @@ describe('IdempotencyResultBucket grants', () => {
       expect.objectContaining({ Action: [...RESULT_KEY_ACTIONS], Effect: 'Allow' }),
     );
   });
+
+  it("uses the customer key only to write and read objects through S3, and nothing else of the key's", () => {
+    const { stack, role } = stackWithRole();
+    const key = new kms.Key(stack, 'Key');
+    new IdempotencyResultBucket(stack, 'Results', { encryptionKey: key }).grantResults(role);
+    const keyStatements = statements(stack).filter((statement) =>
+      [statement.Action].flat().some((action) => String(action).startsWith('kms:')),
+    );
+    expect(keyStatements).toEqual([
+      expect.objectContaining({
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Effect: 'Allow',
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+          },
+        },
+      }),
+    ]);
+  });
 });
