@@ -279,6 +279,30 @@ describe('dlq replay selects with --query, --max, --dry-run and --keep', () => {
     expect(ready(dlq.queueName)).toHaveLength(4);
   });
 
+  it('never prints the raw job key on --dry-run --show-bodies, in text or JSON', async () => {
+    const { dlq, queue } = queuePair();
+    const rawKey = (i: number) => `order-key-${randomUUID()}-${i}`;
+    const keys = [0, 1].map(rawKey);
+    await seed(
+      sqs,
+      dlq.queueUrl,
+      keys.map((key) => ({ MessageBody: JSON.stringify({ jobKey: key, type: 'charge' }) })),
+    );
+    for (const flags of [[], ['--json']]) {
+      const result = await replay(dlq.queueName, queue.queueName, [
+        '--dry-run',
+        '--wait',
+        '1',
+        '--show-bodies',
+        ...flags,
+      ]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('charge');
+      expect(result.stdout).toContain('<job key>');
+      for (const key of keys) expect(result.stdout + result.stderr).not.toContain(key);
+    }
+  });
+
   it('copies with --keep and leaves every message visible in the DLQ', async () => {
     const { dlq, queue } = queuePair();
     await seed(sqs, dlq.queueUrl, jobs(15));

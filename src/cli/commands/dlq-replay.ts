@@ -5,7 +5,7 @@ import { type CommonOptions, loadCommand, type QueueRef, resolveQueue, withSqs }
 import { CliError, ExitCode } from '../errors.js';
 import { confirm, type Io, startProgress } from '../io.js';
 import { common, integer, positive } from '../options.js';
-import { compileFilter, QUERY_EXAMPLES } from '../query.js';
+import { compileFilter, compileKeyReader, QUERY_EXAMPLES } from '../query.js';
 import type { ReplayEvent, ReplayStats } from '../replay.js';
 import { startNativeMove } from './dlq-move-tasks.js';
 import { parseRedrive, shownBody } from './dlq-shared.js';
@@ -173,13 +173,16 @@ interface Problem {
   readonly reason: string;
 }
 
-/** A message a dry run would move, with its body hidden unless `--show-bodies`. */
+/** Where a dry run looks for the job key it replaces in a shown body (`dlq peek`'s default `--key-from`). */
+const jobKeyOf = compileKeyReader();
+
+/** A message a dry run would move, with its body hidden unless `--show-bodies`, and the raw job key never shown. */
 function described(message: Message, showBodies: boolean) {
   return {
     id: message.MessageId ?? '',
     ...(message.Attributes?.MessageGroupId === undefined ? {} : { group: message.Attributes.MessageGroupId }),
     receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? '0'),
-    preview: shownBody(message, { showBodies }),
+    preview: shownBody(message, { showBodies, ...(showBodies ? { key: jobKeyOf(message) } : {}) }),
   };
 }
 
