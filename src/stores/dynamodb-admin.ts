@@ -57,6 +57,12 @@ export async function releaseRecord(
     template += ' AND {leaseToken} = :token';
     values[':token'] = { S: record.leaseToken };
   }
+  // A renewal keeps the token and moves the lease: an owner that renewed since the read is running, not stuck.
+  if (record.leaseUntil === undefined) template += ' AND attribute_not_exists({leaseUntil})';
+  else {
+    template += ' AND {leaseUntil} = :leaseUntil';
+    values[':leaseUntil'] = { N: String(record.leaseUntil) };
+  }
   const { expressions, names } = compile(layout, template);
   try {
     await client.send(

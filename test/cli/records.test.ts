@@ -232,4 +232,40 @@ describe('records release deletes a stuck record and nothing else', () => {
     }
     expect(await exists(pk)).toBe(true);
   });
+
+  it('keeps a record whose owner renewed its lease between the read and the delete', async () => {
+    await put(stuck('rel-renewed'));
+    const pk = recordKey('acme', 'charge', 'rel-renewed');
+    // A slow owner, past its lease but still running, renews it (same token) right after the CLI's read.
+    const original = DynamoDBClient.prototype.send;
+    const spy = vi.spyOn(DynamoDBClient.prototype, 'send').mockImplementation(async function (
+      this: DynamoDBClient,
+      command: unknown,
+    ) {
+      const output = await (original as (c: unknown) => Promise<unknown>).call(this, command);
+      if (command instanceof GetItemCommand && this !== client) {
+        await client.send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: { pk: { S: pk } },
+            UpdateExpression: 'SET leaseUntil = :l',
+            ExpressionAttributeValues: { ':l': { N: String(Date.now() + 60_000) } },
+          }),
+        );
+      }
+      return output;
+    } as never);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+    try {
+      const io = memoryIo();
+      const code = await run(['records', 'release', ...db(), '--org', 'acme', '--pk', pk, '--yes'], io);
+      expect(code).toBe(1);
+      expect(io.stderrLines[0]).toContain('it changed since it was read');
+    } finally {
+      spy.mockRestore();
+      vi.unstubAllEnvs();
+    }
+    expect(await exists(pk)).toBe(true);
+  });
 });
