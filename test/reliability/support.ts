@@ -194,7 +194,13 @@ export function startWorker(script: string, input: unknown): Worker {
   writeFileSync(inputFile, JSON.stringify(input));
   const child = spawn(process.execPath, ['--import', 'tsx', join(FIXTURES, script), inputFile], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, POWERTOOLS_SERVICE_NAME: 'reliability', POWERTOOLS_METRICS_NAMESPACE: 'idemkit' },
+    // DEBUG: the routine decisions (first_execution, replay, waited) these tests count are logged at DEBUG only.
+    env: {
+      ...process.env,
+      POWERTOOLS_SERVICE_NAME: 'reliability',
+      POWERTOOLS_METRICS_NAMESPACE: 'idemkit',
+      POWERTOOLS_LOG_LEVEL: 'DEBUG',
+    },
   });
   const lines: string[] = [];
   const waiters: { prefix: string; resolve: (rest: string) => void }[] = [];
