@@ -428,7 +428,7 @@ describe('what is stored for a replay', () => {
   });
 
   it('keeps the status and headers of a body too large to store, and replays them with an empty body', async () => {
-    const { invoke, runs } = build({}, async () => ({
+    const { invoke, runs, store } = build({}, async () => ({
       statusCode: 201,
       headers: { location: '/orders/9' },
       // Random bytes do not compress: well past the record's 350 KB.
@@ -443,6 +443,8 @@ describe('what is stored for a replay', () => {
     expect(header(replay, 'location')).toBe('/orders/9');
     expect(header(replay, 'idempotent-result-omitted')).toBe('too_large');
     expect(runs.count).toBe(1);
+    const [record] = store.records();
+    expect(decodeResult(record?.result)).toMatchObject({ statusCode: 201, body: '' });
   });
 });
 
