@@ -221,6 +221,14 @@ describe('the problem details a client reads', () => {
     );
   });
 
+  it('say the organization is unusable when the org cannot lead a record key', async () => {
+    const { invoke, runs } = build({ org: () => 'acme#eu' });
+    const answer = await invoke({ key: newKey() });
+    expect(answer.statusCode).toBe(400);
+    expect(problemOf(answer).detail).toMatch(/no usable organization/);
+    expect(runs.count).toBe(0);
+  });
+
   it('say the organization is unusable when the org function throws', async () => {
     const { invoke, runs } = build({
       org: () => {
