@@ -53,7 +53,7 @@ describe('npm start, when Java is missing and requests are bad', () => {
     expect(output).toContain(
       `idemkit dlq replay --from idemkit-dev-invoice-jobs-dlq --to idemkit-dev-invoice-jobs --endpoint ${sqs} --yes`,
     );
-    expect(output).toContain(`idemkit dlq peek idemkit-dev-invoice-jobs-dlq --endpoint ${sqs}`);
+    expect(output).toContain(`idemkit dlq peek idemkit-dev-invoice-jobs-dlq --show-bodies --endpoint ${sqs}`);
   });
 
   it('enforces by default', () => {
