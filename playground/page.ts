@@ -9,19 +9,13 @@ export const PAGE_PATH = '/_playground/';
 /** The server-sent events the page listens to: `snapshot` once on connect, then one `decision` per decision. */
 export const EVENTS_PATH = '/_playground/events';
 
-/** One decision as the page shows it: names, digests and numbers only, never a raw key, payload or result. */
-export interface PageDecision {
+/**
+ * One decision as the page shows it: a {@link DecisionRecord} with its time as text, its meaning in words and
+ * scalar facts only, so names, digests and numbers, never a raw key, payload or result.
+ */
+export interface PageDecision extends Omit<DecisionRecord, 'at' | 'detail'> {
   readonly at: string;
-  readonly signal: string;
   readonly meaning: string;
-  readonly scope: string;
-  readonly mode: string;
-  readonly org?: string;
-  /** The key's SHA-256 digest (base64url), as logged. */
-  readonly keyDigest?: string;
-  readonly correlationId?: string;
-  /** The function that logged it. */
-  readonly service?: string;
   /** The library's extra facts (`waitedMs`, `attempt`, `outcome`), scalars only. */
   readonly detail: Readonly<Record<string, string | number | boolean>>;
 }
