@@ -24,8 +24,7 @@ import {
   startCuttingProxy,
   startRedisServer,
 } from '../support/redis.js';
-import type { HttpAnswer } from './fixtures/http-worker.js';
-import type { RedisHttpWorkerInput } from './fixtures/redis-http-worker.js';
+import type { HttpAnswer, HttpWorkerInput } from './fixtures/http-worker.js';
 import {
   createEffectsTable,
   load,
@@ -140,7 +139,7 @@ function holdInput(port: number, library: ClientLibrary, effectsTable: string, c
     keys: Array.from({ length: count }, () => secrets.next('redis-key')),
     payloads: Array.from({ length: count }, () => secrets.next('redis-payload')),
     results: Array.from({ length: count }, () => secrets.next('redis-result')),
-  } satisfies RedisHttpWorkerInput;
+  } satisfies HttpWorkerInput;
 }
 
 const KEYS = 50;
@@ -154,7 +153,7 @@ describe('RedisStore: four processes on one redis-server, one client library eac
     const payloads = keys.map(() => secrets.next('many-payload'));
     const results = keys.map(() => secrets.next('many-result'));
     const workers = CLIENT_LIBRARIES.map((library, p) =>
-      startWorker('redis-http-worker.ts', {
+      startWorker('http-worker.ts', {
         mode: 'load',
         endpoint,
         effectsTable,
@@ -168,7 +167,7 @@ describe('RedisStore: four processes on one redis-server, one client library eac
         invocations: INVOCATIONS,
         offset: p * 13,
         workMs: 20,
-      } satisfies RedisHttpWorkerInput),
+      } satisfies HttpWorkerInput),
     );
     await Promise.all(workers.map((worker) => worker.line('ready')));
     for (const worker of workers) worker.send('go');
@@ -218,7 +217,7 @@ describe('RedisStore: a process killed or paused while it holds leases', () => {
     const redis = await server();
     const effectsTable = await createEffectsTable(effectsClient);
     const input = holdInput(redis.port, 'ioredis', effectsTable, 10);
-    const worker = startWorker('redis-http-worker.ts', input);
+    const worker = startWorker('http-worker.ts', input);
     await Promise.all(input.keys.map((_, index) => worker.line(`CLAIMED ${index}`)));
     await worker.kill();
 
@@ -253,7 +252,7 @@ describe('RedisStore: a process killed or paused while it holds leases', () => {
     const redis = await server();
     const effectsTable = await createEffectsTable(effectsClient);
     const input = holdInput(redis.port, 'iovalkey', effectsTable, 2);
-    const worker = startWorker('redis-http-worker.ts', input);
+    const worker = startWorker('http-worker.ts', input);
     await Promise.all([worker.line('CLAIMED 0'), worker.line('CLAIMED 1')]);
     worker.child.kill('SIGSTOP');
 
@@ -406,7 +405,7 @@ async function restartScenario(appendOnly: boolean) {
     done.map((key, index) => () => invokeDone(key, index, donePayloads[index] as string)),
   );
   const hold = { ...holdInput(first.port, 'ioredis', inFlightEffects, IN_FLIGHT), lockTtlSeconds: 2 };
-  const holder = startWorker('redis-http-worker.ts', hold);
+  const holder = startWorker('http-worker.ts', hold);
   await Promise.all(hold.keys.map((_, index) => holder.line(`CLAIMED ${index}`)));
   await Promise.all([first.kill(), holder.kill()]);
 
