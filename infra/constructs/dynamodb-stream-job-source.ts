@@ -1,4 +1,3 @@
-import type { Duration } from 'aws-cdk-lib';
 import { Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -6,11 +5,10 @@ import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import { expected } from '../../src/core/messages.js';
 import {
+  bindShardedSource,
   DEFAULT_STREAM_RETENTION,
-  iteratorAgeAlarm,
-  parallelizationFactorOf,
+  type ShardedStreamJobSourceProps,
   StreamJobSource,
-  type StreamJobSourceProps,
 } from './stream-job-source.js';
 
 /**
@@ -19,21 +17,9 @@ import {
  * @example
  * { table: orders, consumer: worker, idempotencyTable: table }
  */
-export interface DynamoDBStreamJobSourceProps extends StreamJobSourceProps {
+export interface DynamoDBStreamJobSourceProps extends ShardedStreamJobSourceProps {
   /** The table whose stream the consumer reads (its `stream` must be set); it gets stream read access. */
   readonly table: dynamodb.ITable;
-  /**
-   * Batches of one shard processed at once (1 to 10). Lambda keeps the order of each item at any factor,
-   * which is the order `dynamodbStreamJobs` keeps.
-   * @default 1
-   */
-  readonly parallelizationFactor?: number;
-  /**
-   * The age of the last record the consumer read (`IteratorAge`, per function) that raises the alarm, over
-   * 5 minutes; shorter than `maxRecordAge`, so it fires before records are discarded.
-   * @default - half of `maxRecordAge` (3 hours by default)
-   */
-  readonly iteratorAgeThreshold?: Duration;
 }
 
 /**
@@ -67,19 +53,13 @@ export class DynamoDBStreamJobSource extends StreamJobSource {
         ),
       );
     }
-    const parallelizationFactor = parallelizationFactorOf(
-      'DynamoDBStreamJobSource',
-      id,
-      props.parallelizationFactor,
-    );
-    this.eventSource = new DynamoEventSource(props.table, { ...this.errorHandling, parallelizationFactor });
-    props.consumer.addEventSource(this.eventSource);
-    this.iteratorAgeAlarm = iteratorAgeAlarm(
+    ({ eventSource: this.eventSource, iteratorAgeAlarm: this.iteratorAgeAlarm } = bindShardedSource(
       this,
       'DynamoDBStreamJobSource',
-      props.consumer,
-      props.iteratorAgeThreshold,
-    );
+      props,
+      (parallelizationFactor) =>
+        new DynamoEventSource(props.table, { ...this.errorHandling, parallelizationFactor }),
+    ));
     const policy = props.consumer.role?.node.tryFindChild('DefaultPolicy');
     if (policy !== undefined) {
       Validations.of(policy).acknowledge({

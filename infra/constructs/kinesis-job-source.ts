@@ -4,11 +4,10 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import {
+  bindShardedSource,
   DEFAULT_STREAM_RETENTION,
-  iteratorAgeAlarm,
-  parallelizationFactorOf,
+  type ShardedStreamJobSourceProps,
   StreamJobSource,
-  type StreamJobSourceProps,
 } from './stream-job-source.js';
 
 /**
@@ -17,21 +16,9 @@ import {
  * @example
  * { stream, consumer: worker, idempotencyTable: table }
  */
-export interface KinesisJobSourceProps extends StreamJobSourceProps {
+export interface KinesisJobSourceProps extends ShardedStreamJobSourceProps {
   /** The stream the consumer reads; it gets read access (and the stream key's use). */
   readonly stream: kinesis.IStream;
-  /**
-   * Batches of one shard processed at once (1 to 10). Lambda keeps the order of each partition key at any
-   * factor, which is the order `kinesisJobs` keeps.
-   * @default 1
-   */
-  readonly parallelizationFactor?: number;
-  /**
-   * The age of the last record the consumer read (`IteratorAge`, per function) that raises the alarm, over
-   * 5 minutes; shorter than `maxRecordAge`, so it fires before records are discarded.
-   * @default - half of `maxRecordAge` (3 hours by default)
-   */
-  readonly iteratorAgeThreshold?: Duration;
 }
 
 /**
@@ -55,19 +42,13 @@ export class KinesisJobSource extends StreamJobSource {
       maxBatchSize: 10_000,
       ...(retention === undefined ? {} : { retention }),
     });
-    const parallelizationFactor = parallelizationFactorOf(
-      'KinesisJobSource',
-      id,
-      props.parallelizationFactor,
-    );
-    this.eventSource = new KinesisEventSource(props.stream, { ...this.errorHandling, parallelizationFactor });
-    props.consumer.addEventSource(this.eventSource);
-    this.iteratorAgeAlarm = iteratorAgeAlarm(
+    ({ eventSource: this.eventSource, iteratorAgeAlarm: this.iteratorAgeAlarm } = bindShardedSource(
       this,
       'KinesisJobSource',
-      props.consumer,
-      props.iteratorAgeThreshold,
-    );
+      props,
+      (parallelizationFactor) =>
+        new KinesisEventSource(props.stream, { ...this.errorHandling, parallelizationFactor }),
+    ));
   }
 }
 

@@ -79,12 +79,49 @@ export interface StreamSourceLimits {
 }
 
 /**
- * A validated `parallelizationFactor` (1 to 10) for Kinesis and DynamoDB Streams sources.
+ * Props of a source read shard by shard (Kinesis, DynamoDB Streams): how many batches of a shard run at once,
+ * and when the consumer falls behind.
+ */
+export interface ShardedStreamJobSourceProps extends StreamJobSourceProps {
+  /**
+   * Batches of one shard processed at once (1 to 10). Lambda keeps the order of each partition key (Kinesis)
+   * or item (DynamoDB Streams) at any factor, which is the order the job runner keeps.
+   * @default 1
+   */
+  readonly parallelizationFactor?: number;
+  /**
+   * The age of the last record the consumer read (`IteratorAge`, per function) that raises the alarm, over
+   * 5 minutes; shorter than `maxRecordAge`, so it fires before records are discarded.
+   * @default - half of `maxRecordAge` (3 hours by default)
+   */
+  readonly iteratorAgeThreshold?: Duration;
+}
+
+/**
+ * Binds a sharded stream's event source to the consumer, with a validated `parallelizationFactor`, and adds
+ * the `IteratorAge` alarm.
  *
  * @example
- * parallelizationFactorOf('KinesisJobSource', id, props.parallelizationFactor);
+ * ({ eventSource: this.eventSource, iteratorAgeAlarm: this.iteratorAgeAlarm } = bindShardedSource(
+ *   this, 'KinesisJobSource', props, (parallelizationFactor) =>
+ *     new KinesisEventSource(props.stream, { ...this.errorHandling, parallelizationFactor })));
  */
-export function parallelizationFactorOf(kind: string, id: string, value: number | undefined): number {
+export function bindShardedSource<Source extends lambda.IEventSource>(
+  source: StreamJobSource,
+  kind: string,
+  props: ShardedStreamJobSourceProps,
+  create: (parallelizationFactor: number) => Source,
+): { eventSource: Source; iteratorAgeAlarm: cloudwatch.Alarm } {
+  const eventSource = create(parallelizationFactorOf(kind, source.node.id, props.parallelizationFactor));
+  props.consumer.addEventSource(eventSource);
+  return {
+    eventSource,
+    iteratorAgeAlarm: iteratorAgeAlarm(source, kind, props.consumer, props.iteratorAgeThreshold),
+  };
+}
+
+/** A validated `parallelizationFactor` (1 to 10) for Kinesis and DynamoDB Streams sources. */
+function parallelizationFactorOf(kind: string, id: string, value: number | undefined): number {
   const factor = value ?? 1;
   if (!Number.isInteger(factor) || factor < 1 || factor > 10) {
     throw new Error(
@@ -97,11 +134,8 @@ export function parallelizationFactorOf(kind: string, id: string, value: number 
 /**
  * An alarm on the consumer's `IteratorAge` (Kinesis and DynamoDB Streams): the age of the last record it
  * read. It fires while records can still be processed, before `maxRecordAge` discards them.
- *
- * @example
- * this.iteratorAgeAlarm = iteratorAgeAlarm(this, 'KinesisJobSource', props.consumer, props.iteratorAgeThreshold);
  */
-export function iteratorAgeAlarm(
+function iteratorAgeAlarm(
   source: StreamJobSource,
   kind: string,
   consumer: lambda.IFunction,
