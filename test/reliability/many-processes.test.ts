@@ -6,8 +6,8 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createIdempotencyTable, localClient } from '../support/dynamodb.js';
-import type { HttpAnswer, HttpWorkerInput } from './fixtures/http-worker.js';
 import type { SqsWorkerInput } from './fixtures/sqs-worker.js';
+import { httpLoad } from './http-load.js';
 import {
   createEffectsTable,
   load,
@@ -41,47 +41,15 @@ afterAll(async () => {
 describe('four processes on one table', () => {
   it(`run each of ${KEYS} HTTP keys exactly once under ${PROCESSES} x ${INVOCATIONS} concurrent requests`, async () => {
     const tableName = await createIdempotencyTable(client, 'rel-many-http');
-    const effectsTable = await createEffectsTable(client);
-    const keys = Array.from({ length: KEYS }, () => secrets.next('http-key'));
-    const payloads = keys.map(() => secrets.next('http-payload'));
-    const results = keys.map(() => secrets.next('http-result'));
-    const workers = Array.from({ length: PROCESSES }, (_, p) =>
-      startWorker('http-worker.ts', {
-        mode: 'load',
-        endpoint,
-        tableName,
-        effectsTable,
-        lockTtlSeconds: 30,
-        waitBudgetMs: 10_000,
-        keys,
-        payloads,
-        results,
-        invocations: INVOCATIONS,
-        offset: p * 13,
-        workMs: 20,
-      } satisfies HttpWorkerInput),
-    );
-    await Promise.all(workers.map((worker) => worker.line('ready')));
-    for (const worker of workers) worker.send('go');
-    const answers = (
-      await Promise.all(workers.map((worker) => resultOf<HttpAnswer[]>(worker, 120_000)))
-    ).flat();
-
-    const effects = await readEffects(client, effectsTable);
-    const counted = tally(
-      effects,
-      keys.map((_, index) => `k${index}`),
-    );
-    const statuses = countBy(answers.map((answer) => String(answer.status)));
-    // Every answer for one key carries the body of its one execution.
-    const runsPerKey = new Map<number, Set<string>>();
-    for (const answer of answers.filter((a) => a.status === 201)) {
-      const runs = runsPerKey.get(answer.index) ?? new Set<string>();
-      runs.add(answer.run ?? '');
-      runsPerKey.set(answer.index, runs);
-    }
-    const lines = workers.flatMap((worker) => worker.lines);
-    const signals = signalCounts(lines);
+    const run = await httpLoad({
+      endpoint,
+      client,
+      secrets,
+      stores: Array.from({ length: PROCESSES }, () => ({ tableName })),
+      keyCount: KEYS,
+      invocations: INVOCATIONS,
+    });
+    const { answers, counted, statuses, signals } = run;
     report('1-http', {
       processes: PROCESSES,
       invocations: answers.length,
@@ -93,15 +61,15 @@ describe('four processes on one table', () => {
 
     expect(answers).toHaveLength(PROCESSES * INVOCATIONS);
     expect(counted).toEqual({ once: KEYS, lost: 0, duplicated: 0 });
-    expect(effects.size).toBe(KEYS);
+    expect(run.effects.size).toBe(KEYS);
     expect(Object.keys(statuses).every((status) => status === '201' || status === '409')).toBe(true);
-    expect([...runsPerKey.values()].every((runs) => runs.size === 1)).toBe(true);
+    expect(run.oneRunPerKey).toBe(true);
     expect(signals.first_execution).toBe(KEYS);
     expect(signals.lease_lost ?? 0).toBe(0);
     expect((await readRecords(client, tableName)).every((record) => record.status === 'COMPLETED')).toBe(
       true,
     );
-    expect(secrets.leaks(lines)).toEqual([]);
+    expect(secrets.leaks(run.lines)).toEqual([]);
   }, 180_000);
 
   it(`run each of ${KEYS} SQS jobs exactly once under ${PROCESSES} x ${INVOCATIONS} concurrent batches`, async () => {
@@ -161,9 +129,3 @@ describe('four processes on one table', () => {
     expect(secrets.leaks(lines)).toEqual([]);
   }, 180_000);
 });
-
-function countBy(values: readonly string[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
-  return counts;
-}

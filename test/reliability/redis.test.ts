@@ -25,6 +25,7 @@ import {
   startRedisServer,
 } from '../support/redis.js';
 import type { HttpAnswer, HttpWorkerInput } from './fixtures/http-worker.js';
+import { httpLoad } from './http-load.js';
 import {
   createEffectsTable,
   load,
@@ -148,49 +149,17 @@ const INVOCATIONS = load(100, 200);
 describe('RedisStore: four processes on one redis-server, one client library each', () => {
   it(`run each of ${KEYS} HTTP keys exactly once under ${CLIENT_LIBRARIES.length} x ${INVOCATIONS} concurrent requests`, async () => {
     const redis = await server();
-    const effectsTable = await createEffectsTable(effectsClient);
-    const keys = Array.from({ length: KEYS }, () => secrets.next('many-key'));
-    const payloads = keys.map(() => secrets.next('many-payload'));
-    const results = keys.map(() => secrets.next('many-result'));
-    const workers = CLIENT_LIBRARIES.map((library, p) =>
-      startWorker('http-worker.ts', {
-        mode: 'load',
-        endpoint,
-        effectsTable,
-        redisPort: redis.port,
-        library,
-        lockTtlSeconds: 30,
-        waitBudgetMs: 10_000,
-        keys,
-        payloads,
-        results,
-        invocations: INVOCATIONS,
-        offset: p * 13,
-        workMs: 20,
-      } satisfies HttpWorkerInput),
-    );
-    await Promise.all(workers.map((worker) => worker.line('ready')));
-    for (const worker of workers) worker.send('go');
-    const answers = (
-      await Promise.all(workers.map((worker) => resultOf<HttpAnswer[]>(worker, 120_000)))
-    ).flat();
-
-    const effects = await readEffects(effectsClient, effectsTable);
-    const counted = tally(
-      effects,
-      keys.map((_, index) => `k${index}`),
-    );
-    const runsPerKey = new Map<number, Set<string>>();
-    for (const answer of answers.filter((a) => a.status === 201)) {
-      const runs = runsPerKey.get(answer.index) ?? new Set<string>();
-      runs.add(answer.run ?? '');
-      runsPerKey.set(answer.index, runs);
-    }
-    const lines = workers.flatMap((worker) => worker.lines);
-    const signals = signalCounts(lines);
-    const statuses = statusCounts(answers);
+    const run = await httpLoad({
+      endpoint,
+      client: effectsClient,
+      secrets,
+      stores: CLIENT_LIBRARIES.map((library) => ({ redisPort: redis.port, library })),
+      keyCount: KEYS,
+      invocations: INVOCATIONS,
+    });
+    const { answers, counted, statuses, signals } = run;
     report('redis-1-http', {
-      processes: workers.length,
+      processes: CLIENT_LIBRARIES.length,
       invocations: answers.length,
       keys: KEYS,
       ...counted,
@@ -201,14 +170,14 @@ describe('RedisStore: four processes on one redis-server, one client library eac
     expect(answers).toHaveLength(CLIENT_LIBRARIES.length * INVOCATIONS);
     expect(counted).toEqual({ once: KEYS, lost: 0, duplicated: 0 });
     expect(Object.keys(statuses).every((status) => status === '201' || status === '409')).toBe(true);
-    expect([...runsPerKey.values()].every((runs) => runs.size === 1)).toBe(true);
+    expect(run.oneRunPerKey).toBe(true);
     expect(signals.first_execution).toBe(KEYS);
     expect(signals.lease_lost ?? 0).toBe(0);
     const reader = await connected('node-redis', redis);
-    expect((await recordsOf(reader, keys)).map((record) => record?.status)).toEqual(
-      keys.map(() => 'COMPLETED'),
+    expect((await recordsOf(reader, run.keys)).map((record) => record?.status)).toEqual(
+      run.keys.map(() => 'COMPLETED'),
     );
-    expect(secrets.leaks(lines)).toEqual([]);
+    expect(secrets.leaks(run.lines)).toEqual([]);
   }, 180_000);
 });
 
