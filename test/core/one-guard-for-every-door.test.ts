@@ -9,9 +9,10 @@ import { RecordStatus } from '../../src/core/types.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { recordingTelemetry } from './recording-telemetry.js';
 
-/** A memory store whose next `failures` calls of each named operation throw `error`. */
+/** A memory store whose named operations throw while `failing` holds them, and that lists the calls it got. */
 class FailingStore extends MemoryStore {
   readonly failing = new Map<string, unknown>();
+  readonly calls: string[] = [];
 
   override async claim(...args: Parameters<MemoryStore['claim']>) {
     this.#maybeFail('claim');
@@ -27,6 +28,7 @@ class FailingStore extends MemoryStore {
   }
 
   #maybeFail(operation: string): void {
+    this.calls.push(operation);
     if (this.failing.has(operation)) throw this.failing.get(operation);
   }
 }
@@ -113,6 +115,12 @@ describe('inspecting without claiming (the edge)', () => {
     expect(await guardOn({ store, mode: 'off' }).guard.inspect(input('k-peek'))).toBeUndefined();
   });
 
+  it('reads nothing in off mode', async () => {
+    const { guard, store } = guardOn({ mode: 'off' });
+    expect(await guard.inspect(input('k-peek-off'))).toBeUndefined();
+    expect(store.calls).toEqual([]);
+  });
+
   it('lets the authority decide on a store error, even under strictFailClosed', async () => {
     const { guard, store } = guardOn({ strictFailClosed: true });
     store.failing.set('get', new Error('down'));
@@ -180,7 +188,41 @@ describe('settling an owned operation', () => {
       ),
     ).toBe('done');
     expect(telemetry.warnings).toHaveLength(1);
-    expect(telemetry.warnings[0]).toMatch(/`onFirstCompletion` threw SyntaxError/);
+    expect(telemetry.warnings[0]).toMatch(/`onFirstCompletion` threw SyntaxError for an operation;/);
+  });
+
+  it('names the correlation id in the warning of an audit that threw', async () => {
+    const { guard, telemetry } = guardOn();
+    const entry = await guard.enter(input('k-audit-named', { correlationId: 'req-42' }));
+    if (entry.kind !== 'owner') throw new Error('Expected to own it.');
+    const audit = () => Promise.reject(new Error('audit table gone'));
+    expect(await entry.ownership.complete({ ok: 1 }, { audit })).toBe('done');
+    expect(telemetry.warnings).toEqual([expect.stringMatching(/threw Error for req-42;/)]);
+  });
+
+  it('releases the key under the request’s correlation id, so the log line names the request', async () => {
+    const { guard, store, telemetry } = guardOn();
+    const entry = await guard.enter(input('k-release', { correlationId: 'req-43' }));
+    if (entry.kind !== 'owner') throw new Error('Expected to own it.');
+    expect(await entry.ownership.release()).toBe('done');
+    expect(store.records()).toEqual([]);
+    const released = telemetry.signals.filter(({ signal }) => signal === Signal.Released);
+    expect(released.map(({ facts }) => facts.correlationId)).toEqual(['req-43']);
+  });
+
+  it('throws a fault that is no store error from settling, rather than calling it unsettled', async () => {
+    const { guard } = guardOn();
+    // A raw digest leaves the meaning for the complete to compute: a fingerprint function that throws is a bug.
+    const entry = await guard.enter(
+      input('k-bug', {
+        rawDigest: 'raw-1',
+        fingerprint: () => {
+          throw new TypeError('fingerprint bug');
+        },
+      }),
+    );
+    if (entry.kind !== 'owner') throw new Error('Expected to own it.');
+    await expect(entry.ownership.complete({ ok: 1 })).rejects.toThrow(TypeError);
   });
 
   it('is unsettled, not thrown, when the store keeps failing after the side effect', async () => {
@@ -204,9 +246,12 @@ describe('settling an owned operation', () => {
     // Wait for the renewal that finds the other token.
     while (!entry.ownership.signal.aborted) await new Promise((resolve) => setTimeout(resolve, 5));
 
+    store.calls.length = 0;
     expect(await entry.ownership.complete({ ok: 1 })).toBe('lost');
     expect(store.records()[0]?.status).toBe(RecordStatus.InProgress);
-    expect(first.telemetry.names()).toContain(Signal.LeaseLost);
+    // The renewal found out; the settle sends no write that could only fail its condition.
+    expect(store.calls).toEqual([]);
+    expect(first.telemetry.names().filter((name) => name === Signal.LeaseLost)).toHaveLength(1);
   });
 });
 
