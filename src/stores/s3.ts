@@ -131,10 +131,10 @@ async function readAtMost(body: AsyncIterable<Uint8Array>, limit: number): Promi
   return Buffer.concat(chunks, length);
 }
 
-/** No such object: `NoSuchKey`, or a bare 404 (some S3-compatible servers send no code). */
+/**
+ * No such object: `NoSuchKey`, or a bare 404 (some S3-compatible servers send no code; the SDK names it `NotFound`).
+ * A 404 that names another missing thing (`NoSuchBucket`: a misconfigured bucket) is a failure, reported by its name.
+ */
 function isMissing(error: unknown): boolean {
-  return (
-    error instanceof NoSuchKey ||
-    (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404)
-  );
+  return error instanceof NoSuchKey || (error instanceof S3ServiceException && error.name === 'NotFound');
 }
