@@ -20,6 +20,14 @@ export function isReplicatedWriteConflict(error: unknown): boolean {
   return (error as { name?: unknown } | null)?.name === 'ReplicatedWriteConflictException';
 }
 
+/** How a retry waits between attempts: the pause, and the jitter source in [0, 1). Tests pin both. */
+export interface RetryTiming {
+  readonly sleep: (ms: number) => Promise<unknown>;
+  readonly random: () => number;
+}
+
+const SYSTEM_TIMING: RetryTiming = { sleep, random: Math.random };
+
 /**
  * Runs `write`, again after a replicated write conflict, up to {@link CONFLICT_RETRY}`.retries` times; any other
  * error, or the last conflict, is thrown.
@@ -34,13 +42,14 @@ export async function retryOnReplicatedWriteConflict<T>(
     readonly baseDelayMs: number;
     readonly maxDelayMs: number;
   } = CONFLICT_RETRY,
+  timing: RetryTiming = SYSTEM_TIMING,
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await write();
     } catch (error) {
       if (!isReplicatedWriteConflict(error) || attempt >= retry.retries) throw error;
-      await sleep(Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt));
+      await timing.sleep(timing.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** attempt));
     }
   }
 }

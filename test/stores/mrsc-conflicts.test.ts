@@ -12,7 +12,7 @@ import { buildGuard } from '../../src/core/door.js';
 import { recordKey } from '../../src/core/keys.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 import { toItem } from '../../src/stores/dynamodb-item.js';
-import { CONFLICT_RETRY } from '../../src/stores/dynamodb-retry.js';
+import { CONFLICT_RETRY, retryOnReplicatedWriteConflict } from '../../src/stores/dynamodb-retry.js';
 import { recordingTelemetry } from '../core/recording-telemetry.js';
 
 // A multi-Region strongly consistent table answers ReplicatedWriteConflictException when another Region writes
@@ -118,5 +118,60 @@ describe('a write after the side effect on an MRSC table', () => {
     const store = new DynamoDBStore({ tableName: 'idempotency', client });
     await expect(store.release('acme#charge#x', 'token')).rejects.toThrow(ReplicatedWriteConflictException);
     expect(ddb.commandCalls(DeleteItemCommand)).toHaveLength(1);
+  });
+});
+
+describe('the backoff between claims sent again after conflicts', () => {
+  /** A pause that only records its length, and jitter pinned to the middle of its range. */
+  const timing = (pauses: number[]) => ({
+    sleep: async (ms: number) => {
+      pauses.push(ms);
+    },
+    random: () => 0.5,
+  });
+
+  it('waits a jittered 50 ms first, doubling each time, five times by default, then throws the last conflict', async () => {
+    const pauses: number[] = [];
+    let writes = 0;
+    const write = async () => {
+      writes += 1;
+      throw conflict();
+    };
+    await expect(retryOnReplicatedWriteConflict(write, undefined, timing(pauses))).rejects.toThrow(
+      ReplicatedWriteConflictException,
+    );
+    expect(writes).toBe(6);
+    expect(pauses).toEqual([25, 50, 100, 200, 400]);
+  });
+
+  it('caps the backoff at maxDelayMs before the jitter', async () => {
+    const pauses: number[] = [];
+    const write = async () => {
+      throw conflict();
+    };
+    const retry = { ...CONFLICT_RETRY, retries: 7 };
+    await expect(retryOnReplicatedWriteConflict(write, retry, timing(pauses))).rejects.toThrow(
+      ReplicatedWriteConflictException,
+    );
+    expect(pauses).toEqual([25, 50, 100, 200, 400, 500, 500]);
+  });
+
+  it('resolves what the write resolves once it lands, and throws any other error at once, without a pause', async () => {
+    const pauses: number[] = [];
+    let writes = 0;
+    const landsSecond = async () => {
+      writes += 1;
+      if (writes === 1) throw conflict();
+      return 'landed';
+    };
+    expect(await retryOnReplicatedWriteConflict(landsSecond, undefined, timing(pauses))).toBe('landed');
+    expect(pauses).toEqual([25]);
+    const refused = async () => {
+      throw new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
+    };
+    await expect(retryOnReplicatedWriteConflict(refused, undefined, timing(pauses))).rejects.toThrow(
+      ConditionalCheckFailedException,
+    );
+    expect(pauses).toEqual([25]);
   });
 });
