@@ -207,8 +207,12 @@ describe('a damaged record read from redis-server', () => {
     ['with expiresAt that is not a number', ['HSET', 'expiresAt', 'soon']],
     ['IN_PROGRESS without a lease end', ['HDEL', 'leaseUntil']],
     ['without a fingerprint', ['HDEL', 'fingerprint']],
+    ['with an attempt that is not a whole number', ['HSET', 'attempt', '1.5']],
+    ['with a completedAt that is not a number', ['HSET', 'completedAt', 'later']],
+    ['with compressed bytes that are not base64', ['HSET', 'resultBytes', 'no*base64']],
+    ['with a result both as text and as compressed bytes', ['HSET', 'result', '"a"', 'resultBytes', 'AAE=']],
   ];
-  for (const [name, [command, field, value]] of damaged) {
+  for (const [name, [command, ...fieldsAndValues]] of damaged) {
     it(`${name} is a store error naming the field, never a claimable lease`, async () => {
       const client = connected('ioredis');
       const store = new RedisStore({ client: client.adapter });
@@ -217,7 +221,7 @@ describe('a damaged record read from redis-server', () => {
       const now = Date.now();
       const record = claimRecord({ pk, scope: 'damaged', expiresAt: Math.floor(now / 1000) + 3600 });
       await store.claim({ ...record, leaseUntil: now + 60_000 }, { nowMs: now });
-      await client.command([command ?? '', pk, field ?? '', ...(value === undefined ? [] : [value])]);
+      await client.command([command ?? '', pk, ...fieldsAndValues]);
       const read = await store.get(pk).catch((caught: unknown) => caught);
       expect(read).toBeInstanceOf(IdempotencyCorruptRecordError);
       expect((read as IdempotencyCorruptRecordError).message).toMatch(/`\w+` missing or malformed/);
