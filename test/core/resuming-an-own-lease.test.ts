@@ -99,7 +99,11 @@ describe('a live lease taken up again by its own owner', () => {
   it('computes a provisional meaning once, when it completes, as the first claim would have', async () => {
     const { store, engine } = rig();
     const meanings: string[] = [];
-    const request = input({ rawDigest: 'raw-1', fingerprint: () => (meanings.push('fp-1'), 'fp-1') });
+    const meaning = () => {
+      meanings.push('fp-1');
+      return 'fp-1';
+    };
+    const request = input({ rawDigest: 'raw-1', fingerprint: meaning });
     await engine().engine.begin(request);
     const { engine: replay } = engine();
     const resumed = leaseOf(await replay.begin(request));
