@@ -270,6 +270,47 @@ describe('DynamoDBStore claims in one round trip', () => {
   });
 });
 
+describe('DynamoDBStore reads a batch of records', () => {
+  const keysAsked = () =>
+    control.inputs.map(
+      (input) =>
+        (input as { RequestItems: Record<string, { Keys: unknown[] }> }).RequestItems[store.tableName]?.Keys,
+    );
+
+  it('in calls of at most 100 keys, the BatchGetItem limit, and finds records in every call', async () => {
+    const first = claimRecord();
+    const last = claimRecord();
+    for (const record of [first, last]) await store.claim(record, { nowMs: NOW_MS });
+    const missing = Array.from({ length: 149 }, () => claimRecord().pk);
+    control.reset();
+    const found = await store.getMany([first.pk, ...missing, last.pk]);
+    expect([...found.values()]).toEqual(expect.arrayContaining([first, last]));
+    expect(found.size).toBe(2);
+    expect(control.calls).toEqual(['BatchGetItemCommand', 'BatchGetItemCommand']);
+    expect(keysAsked().map((keys) => keys?.length)).toEqual([100, 51]);
+  });
+
+  it('asks again for the keys DynamoDB left unprocessed, and only those, until every record is read', async () => {
+    const records = Array.from({ length: 5 }, () => claimRecord());
+    for (const record of records) await store.claim(record, { nowMs: NOW_MS });
+    control.reset();
+    control.leaveUnprocessed({ keep: 2, times: 2 });
+    const found = await store.getMany(records.map((record) => record.pk));
+    expect([...found.keys()].sort()).toEqual(records.map((record) => record.pk).sort());
+    expect(found.get(records[4]?.pk ?? '')).toStrictEqual(records[4]);
+    expect(keysAsked()).toEqual([
+      records.map((record) => ({ pk: { S: record.pk } })),
+      records.slice(2).map((record) => ({ pk: { S: record.pk } })),
+      records.slice(4).map((record) => ({ pk: { S: record.pk } })),
+    ]);
+  });
+
+  it('makes no call for an empty batch', async () => {
+    expect((await store.getMany([])).size).toBe(0);
+    expect(control.calls).toEqual([]);
+  });
+});
+
 describe('store failures surface as IdempotencyStoreError with the cause kept', () => {
   const engine = (telemetry = recordingTelemetry()) => ({
     telemetry,

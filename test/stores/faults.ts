@@ -1,4 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
 import { LOCAL_CLIENT_CONFIG } from '../support/dynamodb-local.js';
 
@@ -32,6 +32,11 @@ export interface FaultControl {
   stripConditionalCheckItem(strip: boolean): void;
   /** Rethrow SDK errors as plain `Error`s with the same name and fields, as another copy of the SDK would. */
   foreignErrors(foreign: boolean): void;
+  /**
+   * Answer the next `times` BatchGetItem calls as DynamoDB does when it runs out of time or capacity: the items of
+   * all but the first `keep` keys asked for are left out and handed back as `UnprocessedKeys`.
+   */
+  leaveUnprocessed(options: { readonly keep: number; readonly times: number }): void;
   reset(): void;
 }
 
@@ -59,13 +64,26 @@ export function faultyClient(endpoint: string = inject('dynamoEndpoint')): {
   let pending: { fault: Fault; commands?: readonly string[]; times: number } | undefined;
   let strip = false;
   let foreign = false;
+  let unprocessed: { keep: number; times: number } | undefined;
 
   client.middlewareStack.add(
     (next, context) => async (args) => {
       calls.push(String(context.commandName));
       inputs.push(args.input as Record<string, unknown>);
       try {
-        return await next(args);
+        const answer = await next(args);
+        if (
+          unprocessed !== undefined &&
+          unprocessed.times > 0 &&
+          context.commandName === 'BatchGetItemCommand'
+        ) {
+          unprocessed.times -= 1;
+          return {
+            ...answer,
+            output: withUnprocessed(args.input as never, answer.output as never, unprocessed.keep),
+          };
+        }
+        return answer;
       } catch (error) {
         if (strip && (error as Error).name === 'ConditionalCheckFailedException') {
           delete (error as { Item?: unknown }).Item;
@@ -116,13 +134,43 @@ export function faultyClient(endpoint: string = inject('dynamoEndpoint')): {
       foreignErrors(value) {
         foreign = value;
       },
+      leaveUnprocessed(options) {
+        unprocessed = { ...options };
+      },
       reset() {
         calls.length = 0;
         inputs.length = 0;
         pending = undefined;
         strip = false;
         foreign = false;
+        unprocessed = undefined;
       },
     },
   };
+}
+
+type Keys = Record<string, AttributeValue>[];
+interface BatchGetInput {
+  RequestItems: Record<string, { Keys: Keys; ConsistentRead?: boolean }>;
+}
+interface BatchGetOutput {
+  Responses?: Record<string, Keys>;
+  UnprocessedKeys?: Record<string, { Keys: Keys; ConsistentRead?: boolean }>;
+}
+
+/** `output` with the items of every key after the first `keep` of each table left out, and those keys unprocessed. */
+function withUnprocessed(input: BatchGetInput, output: BatchGetOutput, keep: number): BatchGetOutput {
+  const responses: Record<string, Keys> = {};
+  const unprocessedKeys: Record<string, { Keys: Keys; ConsistentRead?: boolean }> = {};
+  for (const [table, request] of Object.entries(input.RequestItems)) {
+    const kept = request.Keys.slice(0, keep);
+    const same = (item: Record<string, AttributeValue>, key: Record<string, AttributeValue>) =>
+      Object.entries(key).every(([name, value]) => item[name]?.S === value.S);
+    responses[table] = (output.Responses?.[table] ?? []).filter((item) =>
+      kept.some((key) => same(item, key)),
+    );
+    const left = request.Keys.slice(keep);
+    if (left.length > 0) unprocessedKeys[table] = { ...request, Keys: left };
+  }
+  return { ...output, Responses: responses, UnprocessedKeys: unprocessedKeys };
 }

@@ -376,6 +376,25 @@ export function storeContract(name: string, makeStore: () => Store): void {
         );
       });
 
+      it('keeps every optional field of a record written whole by a claim, with a text or a binary result', async () => {
+        const store = makeStore();
+        const whole = claimRecord({
+          owner: 'message-2',
+          rawDigest: 'digest-of-the-bytes',
+          result: '{"a":1}',
+          resultDropped: 'too_large',
+          resultRef: { key: 'results/whole', sha256: 'c3'.repeat(32), size: 12, form: 'bytes' },
+          completedAt: NOW_MS + 5,
+        });
+        expect(await store.claim(whole, { nowMs: NOW_MS })).toEqual({ claimed: true });
+        expect(await store.get(whole.pk)).toStrictEqual(whole);
+        const binary = claimRecord({ result: BINARY });
+        await store.claim(binary, { nowMs: NOW_MS });
+        const stored = await store.get(binary.pk);
+        expect(stored?.result).toBeInstanceOf(Uint8Array);
+        expect(Array.from(stored?.result as Uint8Array)).toEqual(Array.from(BINARY));
+      });
+
       it('answers undefined for a key with no record', async () => {
         expect(await makeStore().get(claimRecord().pk)).toBeUndefined();
       });
