@@ -107,6 +107,6 @@ export function toCloudFrontResponse(
     headers,
     ...(body === '' ? {} : { body, bodyEncoding: response.isBase64Encoded === true ? 'base64' : 'text' }),
   };
-  // JSON is longer than what CloudFront counts (names, quotes), so within it is within CloudFront's limit.
-  return Buffer.byteLength(JSON.stringify(generated), 'utf8') <= limit ? generated : undefined;
+  // JSON (its UTF-8 bytes) is longer than what CloudFront counts (names, quotes), so within it is within the limit.
+  return Buffer.byteLength(JSON.stringify(generated)) <= limit ? generated : undefined;
 }
