@@ -151,8 +151,7 @@ export function batchRunner<Event, R, Failure, Result>(
   const guard = buildGuard(options, source.door);
   const { engine } = guard;
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  const isPermanentError = options.isPermanentError ?? (() => false);
-  const { scope, processRecord, onFirstCompletion } = options;
+  const { scope, processRecord, isPermanentError, onFirstCompletion } = options;
   const baseFacts = (record: R): SignalFacts => ({
     mode: engine.mode,
     scope,
@@ -241,7 +240,7 @@ export function batchRunner<Event, R, Failure, Result>(
     records: readonly R[],
     jobs: ReadonlyMap<R, JobIdentity | undefined>,
   ): Promise<ReadonlyMap<string, IdempotencyRecord>> {
-    if (engine.mode === 'off' || source.redelivered === undefined) return new Map();
+    // Off mode identifies no job, and a source that cannot tell a redelivery (streams) has none: nothing to read.
     const again = records
       .filter((record) => source.redelivered?.(record) === true)
       .map((record) => jobs.get(record))
@@ -336,7 +335,7 @@ export function batchRunner<Event, R, Failure, Result>(
 
   function permanent(error: unknown): boolean {
     try {
-      return isPermanentError(error) === true;
+      return isPermanentError?.(error) === true;
     } catch {
       return false;
     }

@@ -292,11 +292,14 @@ describe('a permanent failure', () => {
     const now = Date.now();
     const held = gate();
     const store = new CountingStore();
+    let signal: AbortSignal | undefined;
     const slow = build({
       store,
       clock: () => now,
+      renewEvery: 20,
       isPermanentError: () => true,
-      processRecord: async () => {
+      processRecord: async (_record, _context, lease) => {
+        signal = lease.signal;
         await held.wait;
         throw new InvoiceRejectedError('no email');
       },
@@ -307,6 +310,8 @@ describe('a permanent failure', () => {
     const slowRun = slow.run(record);
     await until(() => store.count('claim') === 1);
     expect(reported(await taker.run(resent(record)))).toEqual([]);
+    // The slow job's next renewal finds its lease taken over: its signal tells it to stop.
+    await until(() => signal?.aborted === true);
     held.open();
 
     expect(reported(await slowRun)).toEqual([record.messageId]);
@@ -393,6 +398,13 @@ describe('a store that fails', () => {
     }
   }
 
+  it('reports the job unrun when `strictFailClosed` is on', async () => {
+    const { run, runs } = build({ store: new BrokenStore(), strictFailClosed: true });
+    const [record] = invoices(1) as [SQSRecord];
+    expect(reported(await run(record))).toEqual([record.messageId]);
+    expect(runs).toEqual([]);
+  });
+
   it('runs the job unguarded (fail open) and reports it when that run throws', async () => {
     const { run, runs } = build({
       store: new BrokenStore(),
@@ -407,7 +419,34 @@ describe('a store that fails', () => {
   });
 });
 
+describe('a job run under a lease', () => {
+  it("gets a lease that ends with the invocation's remaining time, not the lock TTL", async () => {
+    const held = gate();
+    const { handler, runs, store } = build({
+      processRecord: async (record) => {
+        runs.push(invoiceIdOf(record));
+        await held.wait;
+      },
+    });
+    const [record] = invoices(1) as [SQSRecord];
+    const running = handler(eventOf(record), fakeContext(5_000));
+    await until(() => runs.length === 1);
+    const leaseUntil = (await stored(store, invoiceIdOf(record)))?.leaseUntil ?? 0;
+    held.open();
+    await running;
+    // The lock TTL is 60 s in `test`; five seconds were left.
+    expect(leaseUntil).toBeLessThanOrEqual(Date.now() + 5_000);
+    expect(leaseUntil).toBeGreaterThan(0);
+  });
+});
+
 describe("a batch's telemetry", () => {
+  it('warns about nothing when the job key is a business id', async () => {
+    const { run, warnings } = build();
+    await run(...standard());
+    expect(warnings).toEqual([]);
+  });
+
   it('is flushed once per invocation, also when the event is refused', async () => {
     let flushes = 0;
     const recording = recordingTelemetry();
