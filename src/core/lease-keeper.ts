@@ -77,11 +77,12 @@ export class LeaseKeeper {
     this.#timer = setTimeout(() => {
       this.#renewal = this.#renew();
     }, this.#everyMs);
-    this.#timer.unref?.();
+    this.#timer.unref();
   }
 
+  // No check of `#stopped` first: `stop` clears the timer in the same step as it sets `#stopped`, so a renewal
+  // only ever starts before `stop`.
   async #renew(): Promise<void> {
-    if (this.#stopped) return;
     try {
       const renewed = await this.#engine.renew(this.#lease, this.#remainingTimeMs());
       if (renewed === undefined) {
