@@ -154,3 +154,357 @@ describe('with your own Powertools Logger and Metrics', () => {
     expect(JSON.stringify(metrics.serializeMetrics())).not.toContain('replay');
   });
 });
+
+/** Runs `body` with the given environment variables set (`undefined` unsets one), then restores them. */
+function withEnv<T>(variables: Record<string, string | undefined>, body: () => T): T {
+  const saved = Object.fromEntries(Object.keys(variables).map((name) => [name, process.env[name]]));
+  const apply = (values: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  apply(variables);
+  try {
+    return body();
+  } finally {
+    apply(saved);
+  }
+}
+
+const LEVEL_VARIABLES = {
+  POWERTOOLS_LOG_LEVEL: undefined,
+  AWS_LAMBDA_LOG_LEVEL: undefined,
+  LOG_LEVEL: undefined,
+};
+const METRICS_VARIABLES = {
+  POWERTOOLS_METRICS_DISABLED: undefined,
+  POWERTOOLS_DEV: undefined,
+  POWERTOOLS_METRICS_NAMESPACE: undefined,
+};
+
+/** The `idempotency` signals the built-in logger wrote, as `[level, signal]`. */
+const logged = (lines: readonly string[]) =>
+  lines
+    .filter((line) => line.includes('"idempotency"'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .map((line) => [line.level, line.idempotency]);
+
+/** Emits one signal of each level (debug, info, warn, error) on a telemetry made under `variables`. */
+function oneOfEachLevel(variables: Record<string, string | undefined>): unknown[][] {
+  logs = captureLogs();
+  const capture = logs;
+  withEnv({ ...LEVEL_VARIABLES, ...variables }, () => {
+    const telemetry = createTelemetry();
+    telemetry.emit(Signal.Replay, facts);
+    telemetry.emit(Signal.Released, facts);
+    telemetry.emit(Signal.LeaseLost, facts);
+    telemetry.emit(Signal.StoreError, facts);
+    // Flushed, so no document is left to be written into a later test's capture.
+    telemetry.flush?.();
+  });
+  return logged(capture.lines);
+}
+
+describe('the built-in logger reads the log level as Powertools Logger does', () => {
+  const all = [
+    ['DEBUG', 'replay'],
+    ['INFO', 'released'],
+    ['WARN', 'lease_lost'],
+    ['ERROR', 'store_error'],
+  ];
+
+  it('logs from INFO up when no level is set', () => {
+    expect(oneOfEachLevel({})).toEqual(all.slice(1));
+  });
+
+  it('logs the routine decisions at DEBUG when POWERTOOLS_LOG_LEVEL says DEBUG, whatever its case and spaces', () => {
+    expect(oneOfEachLevel({ POWERTOOLS_LOG_LEVEL: ' debug ' })).toEqual(all);
+  });
+
+  it('logs a level at the threshold itself: WARN logs warnings and errors', () => {
+    expect(oneOfEachLevel({ POWERTOOLS_LOG_LEVEL: 'WARN' })).toEqual(all.slice(2));
+  });
+
+  it('reads AWS_LAMBDA_LOG_LEVEL when POWERTOOLS_LOG_LEVEL is unset, and LOG_LEVEL after it', () => {
+    expect(oneOfEachLevel({ AWS_LAMBDA_LOG_LEVEL: 'ERROR', LOG_LEVEL: 'DEBUG' })).toEqual(all.slice(3));
+    expect(oneOfEachLevel({ LOG_LEVEL: 'DEBUG' })).toEqual(all);
+  });
+
+  it('lets POWERTOOLS_LOG_LEVEL win over AWS_LAMBDA_LOG_LEVEL', () => {
+    expect(oneOfEachLevel({ POWERTOOLS_LOG_LEVEL: 'DEBUG', AWS_LAMBDA_LOG_LEVEL: 'ERROR' })).toEqual(all);
+  });
+
+  it('writes nothing at SILENT, and reads an unknown level as INFO', () => {
+    expect(oneOfEachLevel({ POWERTOOLS_LOG_LEVEL: 'SILENT' })).toEqual([]);
+    expect(oneOfEachLevel({ POWERTOOLS_LOG_LEVEL: 'LOUD' })).toEqual(all.slice(1));
+  });
+});
+
+describe('the built-in log line', () => {
+  it('is one JSON line with the Powertools fields, the service of POWERTOOLS_SERVICE_NAME and the trace root', () => {
+    logs = captureLogs();
+    withEnv(
+      {
+        ...LEVEL_VARIABLES,
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_SERVICE_NAME: 'orders-api',
+        _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
+      },
+      () => {
+        createTelemetry().emit(Signal.Mismatch, {
+          ...facts,
+          correlationId: 'req-7',
+          detail: { waitedMs: 3 },
+        });
+      },
+    );
+    expect(logs.lines).toHaveLength(1);
+    const line = JSON.parse(logs.lines[0] as string) as Record<string, unknown>;
+    expect(line).toEqual({
+      level: 'WARN',
+      message: 'idempotency mismatch',
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      service: 'orders-api',
+      sampling_rate: 0,
+      xray_trace_id: '1-5759e988-bd862e3fe1be46a994272793',
+      idempotency: 'mismatch',
+      mode: 'enforce',
+      scope: 'send-invoice',
+      org: 'acme',
+      key_digest: 'digest-1',
+      correlation_id: 'req-7',
+      waitedMs: 3,
+    });
+  });
+
+  it("is the service 'idemkit' with no trace id outside a traced invocation", () => {
+    logs = captureLogs();
+    withEnv(
+      {
+        ...LEVEL_VARIABLES,
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_SERVICE_NAME: undefined,
+        _X_AMZN_TRACE_ID: undefined,
+      },
+      () => {
+        createTelemetry().emit(Signal.StoreError, facts);
+      },
+    );
+    const line = JSON.parse(logs.lines[0] as string) as Record<string, unknown>;
+    expect(line.service).toBe('idemkit');
+    expect(line).not.toHaveProperty('xray_trace_id');
+  });
+
+  it('writes a configuration warning as a WARN line', () => {
+    logs = captureLogs();
+    withEnv(LEVEL_VARIABLES, () => createTelemetry().warn('lock TTL raised'));
+    expect(logs.lines.map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ level: 'WARN', message: 'lock TTL raised' }),
+    ]);
+  });
+
+  it('still logs when EMF is disabled', () => {
+    logs = captureLogs();
+    withEnv({ ...LEVEL_VARIABLES, ...METRICS_VARIABLES, POWERTOOLS_METRICS_DISABLED: 'true' }, () => {
+      const telemetry = createTelemetry();
+      telemetry.emit(Signal.StoreError, facts);
+      telemetry.flush?.();
+    });
+    expect(logged(logs.lines)).toEqual([['ERROR', 'store_error']]);
+    expect(emf(logs.lines)).toEqual([]);
+  });
+});
+
+describe('whether EMF is written, as Powertools Metrics reads it', () => {
+  function documents(variables: Record<string, string | undefined>): number {
+    logs = captureLogs();
+    const capture = logs;
+    withEnv({ ...METRICS_VARIABLES, ...variables }, () => {
+      const telemetry = createTelemetry();
+      telemetry.emit(Signal.FirstExecution, facts);
+      telemetry.flush?.();
+    });
+    return emf(capture.lines).length;
+  }
+
+  it.each([['true'], [' TRUE '], ['1'], ['yes']])(
+    'is off when POWERTOOLS_METRICS_DISABLED is %j',
+    (value) => {
+      expect(documents({ POWERTOOLS_METRICS_DISABLED: value })).toBe(0);
+    },
+  );
+
+  it('is on when POWERTOOLS_METRICS_DISABLED says false, even with POWERTOOLS_DEV on', () => {
+    expect(documents({ POWERTOOLS_METRICS_DISABLED: 'false', POWERTOOLS_DEV: 'true' })).toBe(1);
+  });
+
+  it('is off with POWERTOOLS_DEV on when POWERTOOLS_METRICS_DISABLED is unset or blank', () => {
+    expect(documents({ POWERTOOLS_DEV: ' True ' })).toBe(0);
+    expect(documents({ POWERTOOLS_METRICS_DISABLED: ' ', POWERTOOLS_DEV: 'true' })).toBe(0);
+  });
+
+  it('is on by default, and with POWERTOOLS_DEV off', () => {
+    expect(documents({})).toBe(1);
+    expect(documents({ POWERTOOLS_DEV: 'false' })).toBe(1);
+  });
+});
+
+describe('the EMF document', () => {
+  function flushed(
+    options: Parameters<typeof createTelemetry>[0],
+    emit: (t: ReturnType<typeof createTelemetry>) => void,
+  ) {
+    logs = captureLogs();
+    const capture = logs;
+    withEnv(METRICS_VARIABLES, () => {
+      const telemetry = createTelemetry(options);
+      emit(telemetry);
+      telemetry.flush?.();
+    });
+    return emf(capture.lines);
+  }
+
+  it('is in the namespace option, else POWERTOOLS_METRICS_NAMESPACE', () => {
+    const namespace = (document: Record<string, unknown> | undefined) =>
+      (document as { _aws: { CloudWatchMetrics: { Namespace: string }[] } })._aws.CloudWatchMetrics[0]
+        ?.Namespace;
+    expect(namespace(flushed({ namespace: 'payments' }, (t) => t.emit(Signal.Replay, facts))[0])).toBe(
+      'payments',
+    );
+    process.env.POWERTOOLS_METRICS_NAMESPACE = 'orders';
+    try {
+      logs = captureLogs();
+      const telemetry = createTelemetry();
+      telemetry.emit(Signal.Replay, facts);
+      telemetry.flush?.();
+      expect(namespace(emf(logs.lines)[0])).toBe('orders');
+    } finally {
+      delete process.env.POWERTOOLS_METRICS_NAMESPACE;
+    }
+  });
+
+  it('has no wait_time when nothing waited, and one value for one wait', () => {
+    const [none] = flushed({}, (t) => t.emit(Signal.FirstExecution, facts));
+    expect(none).not.toHaveProperty('wait_time');
+    expect(JSON.stringify(none)).not.toContain('Milliseconds');
+    const [one] = flushed({}, (t) => t.emit(Signal.Waited, { ...facts, detail: { waitedMs: 25 } }));
+    expect(one).toMatchObject({ waited: 1, wait_time: 25 });
+  });
+
+  it('counts a wait with no measured time, without a wait_time value', () => {
+    const [document] = flushed({}, (t) => t.emit(Signal.Waited, { ...facts, detail: { waitedMs: 'long' } }));
+    expect(document).toMatchObject({ waited: 1 });
+    expect(document).not.toHaveProperty('wait_time');
+  });
+
+  it('takes a waitedMs of another signal for no wait', () => {
+    const [document] = flushed({}, (t) => t.emit(Signal.InProgress, { ...facts, detail: { waitedMs: 25 } }));
+    expect(document).toMatchObject({ in_progress: 1 });
+    expect(document).not.toHaveProperty('wait_time');
+  });
+
+  it('keeps scopes apart that only a separator tells from each other', () => {
+    const documents = flushed({}, (t) => {
+      t.emit(Signal.Replay, { ...facts, mode: 'enforce', scope: 'a' });
+      t.emit(Signal.Replay, { ...facts, mode: 'enforc', scope: 'ea' });
+    });
+    expect(documents.map((document) => [document.mode, document.scope, document.replay])).toEqual([
+      ['enforce', 'a', 1],
+      ['enforc', 'ea', 1],
+    ]);
+  });
+
+  it('counts only what happened since the last flush', () => {
+    logs = captureLogs();
+    withEnv(METRICS_VARIABLES, () => {
+      const telemetry = createTelemetry();
+      telemetry.emit(Signal.Replay, facts);
+      telemetry.emit(Signal.Replay, facts);
+      telemetry.flush?.();
+      telemetry.emit(Signal.Replay, facts);
+      telemetry.flush?.();
+    });
+    expect(emf(logs.lines).map((document) => document.replay)).toEqual([2, 1]);
+  });
+
+  it('is still written a moment later for what was counted after a flush and not flushed again', async () => {
+    logs = captureLogs();
+    const capture = logs;
+    // Its own scope: another test's telemetry left unflushed writes its own document a moment later too.
+    const mine = { ...facts, scope: 'counted-after-a-flush' };
+    const documents = () => emf(capture.lines).filter((document) => document.scope === mine.scope);
+    const telemetry = withEnv(METRICS_VARIABLES, () => createTelemetry());
+    telemetry.emit(Signal.Replay, mine);
+    telemetry.flush?.();
+    telemetry.emit(Signal.StoreError, mine);
+    await expect.poll(() => documents().length, { timeout: 20_000, interval: 50 }).toBe(2);
+    expect(documents()[1]).toMatchObject({ store_error: 1 });
+  });
+});
+
+describe('with your own Powertools Metrics, across invocations', () => {
+  it('writes each invocation its own counts and waits, under idemkit dimensions, one document per mode and scope', () => {
+    logs = captureLogs();
+    const telemetry = createTelemetry({
+      logger: new Logger({ serviceName: 'orders-api' }),
+      metrics: new Metrics({ namespace: 'orders', serviceName: 'orders-api' }),
+    });
+    telemetry.emit(Signal.Replay, facts);
+    telemetry.emit(Signal.Waited, { ...facts, detail: { waitedMs: 12 } });
+    telemetry.emit(Signal.Waited, { ...facts, detail: { waitedMs: 30 } });
+    telemetry.emit(Signal.WouldReplay, { ...facts, mode: 'observe', scope: 'refund' });
+    telemetry.flush?.();
+    telemetry.emit(Signal.Replay, facts);
+    telemetry.flush?.();
+    const documents = emf(logs.lines);
+    expect(documents.map((document) => [document.service, document.mode, document.scope])).toEqual([
+      ['idemkit', 'enforce', 'send-invoice'],
+      ['idemkit', 'observe', 'refund'],
+      ['idemkit', 'enforce', 'send-invoice'],
+    ]);
+    expect(documents[0]).toMatchObject({ replay: 1, waited: 2, wait_time: [12, 30] });
+    expect(documents[1]).toMatchObject({ would_replay: 1 });
+    expect(documents[1]).not.toHaveProperty('replay');
+    expect(documents[2]).toMatchObject({ replay: 1 });
+    expect(documents[2]).not.toHaveProperty('wait_time');
+  });
+});
+
+describe('with your own logger', () => {
+  it('hands it every signal, the routine ones too, with the facts as fields', () => {
+    const lines: [string, string, Record<string, unknown>][] = [];
+    const record =
+      (level: string) =>
+      (message: string, ...extra: Record<string, unknown>[]): void => {
+        lines.push([level, message, Object.assign({}, ...extra)]);
+      };
+    const telemetry = withEnv({ ...LEVEL_VARIABLES, POWERTOOLS_LOG_LEVEL: 'ERROR' }, () =>
+      createTelemetry({
+        logger: {
+          debug: record('debug'),
+          info: record('info'),
+          warn: record('warn'),
+          error: record('error'),
+        },
+      }),
+    );
+    telemetry.emit(Signal.Resumed, { ...facts, correlationId: 'req-1', detail: { attempt: 2 } });
+    telemetry.emit(Signal.PreviouslyFailed, facts);
+    telemetry.emit(Signal.PermanentFailure, facts);
+    expect(lines.map(([level, message]) => [level, message])).toEqual([
+      ['debug', 'idempotency resumed'],
+      ['info', 'idempotency previously_failed'],
+      ['warn', 'idempotency permanent_failure'],
+    ]);
+    expect(lines[0]?.[2]).toEqual({
+      idempotency: 'resumed',
+      mode: 'enforce',
+      scope: 'send-invoice',
+      org: 'acme',
+      key_digest: 'digest-1',
+      correlation_id: 'req-1',
+      attempt: 2,
+    });
+  });
+});
