@@ -11,6 +11,7 @@ import {
   orgSchema,
   parseOptions,
   scopeSchema,
+  wholeNumberSchema,
 } from '../core/options.js';
 import { Signal, type SignalFacts } from '../core/telemetry.js';
 import type { IdempotencyRecord } from '../core/types.js';
@@ -85,7 +86,7 @@ export const jobsSchema = z.strictObject({
   jobKey: functionSchema,
   processRecord: functionSchema,
   fingerprint: z.optional(functionSchema),
-  concurrency: z.optional(z.int().check(z.minimum(1), z.maximum(MAX_CONCURRENCY))),
+  concurrency: z.optional(wholeNumberSchema(1, { max: MAX_CONCURRENCY })),
   isPermanentError: z.optional(functionSchema),
   onFirstCompletion: z.optional(functionSchema),
 });
@@ -177,7 +178,6 @@ export function batchRunner<Event, R, Failure, Result>(
     }
     const limit = createLimiter(concurrency);
     const remainingTimeMs = () => remainingTimeOf(context);
-    const outcomes = new Map<R, Outcome>();
     // One run per (org, job key) in this batch: the first record to start leads, the others share its outcome.
     const leaders = new Map<string, { readonly fingerprint: string; readonly outcome: Promise<Outcome> }>();
     // Identify every record before any I/O, so that duplicates are collapsed before the first claim.
@@ -215,9 +215,7 @@ export function batchRunner<Event, R, Failure, Result>(
     await Promise.all(
       [...unitsOf(records, source)].map(async (unit) => {
         for (const [index, record] of unit.entries()) {
-          const outcome = await dispatch(record);
-          outcomes.set(record, outcome);
-          if (outcome === 'ack') continue;
+          if ((await dispatch(record)) === 'ack') continue;
           reported.add(record);
           if (source.reportsRestOfUnit) for (const rest of unit.slice(index + 1)) reported.add(rest);
           return;

@@ -94,10 +94,10 @@ describe('message groups', () => {
         throw new Error('down');
       },
     });
-    const records = fifo().map(({ attributes: { MessageGroupId: _, ...attributes }, ...record }) => ({
-      ...record,
-      attributes,
-    })) as SQSRecord[];
+    // Some without a group id, one without any attributes.
+    const records = fifo().map(({ attributes: { MessageGroupId: _, ...attributes }, ...record }, index) =>
+      index === 2 ? record : { ...record, attributes },
+    ) as SQSRecord[];
 
     expect(reported(await run(...records))).toEqual(records.map((record) => record.messageId));
     expect(runs).toEqual(['inv-2026-2001']);

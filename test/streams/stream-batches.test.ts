@@ -168,6 +168,11 @@ describe.each(SOURCES)('$name on a memory store', (source) => {
     expect(store.records().map((record) => record.status)).toEqual([RecordStatus.Failed]);
     expect(count(Signal.PermanentFailure)).toBe(1);
     expect(identifiers(await invoke(source.event(specs).event))).toEqual([failures[0]]);
+    // A stream has no replay marker: another record of the job (a producer's repeat) does not reopen it either.
+    const repeat = source.event([
+      spec('u0', poisoned, { fail: 'permanent' }, { sequence: '49000000000000000000000999', offset: 999 }),
+    ]);
+    expect(identifiers(await invoke(repeat.event))).toEqual([repeat.failures[0]]);
     expect(runs).toEqual([poisoned]);
   });
 

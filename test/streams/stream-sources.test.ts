@@ -173,11 +173,14 @@ describe('dynamodbStreamJobs', () => {
   });
 
   it('fails a REMOVE alone when the job key comes from the new image, counted as missing_key', async () => {
-    const { invoke, runs, count } = build();
+    const { invoke, runs, signals } = build();
     const response = await invoke(modify, remove);
     expect(identifiers(response)).toEqual([remove.dynamodb?.SequenceNumber]);
     expect(runs).toHaveLength(1);
-    expect(count(Signal.MissingKey)).toBe(1);
+    const missing = signals.filter((entry) => entry.signal === Signal.MissingKey);
+    expect(missing.map((entry) => entry.facts.detail?.reason)).toEqual([
+      expect.stringMatching(/got undefined;/),
+    ]);
   });
 
   it('fingerprints what changed: the same keys and new image match, another image or another item does not', async () => {
@@ -313,6 +316,10 @@ describe('kafkaJobs', () => {
           ],
         }),
         raw(2, null, { key: null as unknown as string }),
+        raw(4, 'x', {
+          key: undefined as unknown as string,
+          headers: [{ 'org-id': [...Buffer.from('acme')] }],
+        }),
         raw(3, 'plain', { headers: undefined as unknown as MSKRecord['headers'] }),
       ),
     );
@@ -335,6 +342,16 @@ describe('kafkaJobs', () => {
         timestampType: 'CREATE_TIME',
         key: undefined,
         value: '',
+        headers: { 'org-id': 'acme' },
+      },
+      {
+        topic: 'payments',
+        partition: 0,
+        offset: 4,
+        timestamp: 1764590400004,
+        timestampType: 'CREATE_TIME',
+        key: undefined,
+        value: 'x',
         headers: { 'org-id': 'acme' },
       },
     ]);
