@@ -65,7 +65,9 @@ function expectation(issue: z.core.$ZodIssue): string {
     case 'too_small':
       return `${issue.origin === 'number' ? 'a number' : 'a value'} ${issue.inclusive ? 'of at least' : 'greater than'} ${String(issue.minimum)}`;
     case 'invalid_type':
-      return issue.expected === 'int' ? 'an integer' : `a ${issue.expected}`;
+      return issue.expected === 'int'
+        ? 'an integer'
+        : `${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
     case 'custom':
       return issue.message;
     default:

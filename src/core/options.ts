@@ -96,15 +96,82 @@ export interface CommonOptions {
   readonly clock?: () => number;
 }
 
-const positiveInt = z.int().check(z.positive());
-const nonNegativeInt = z.int().check(z.nonnegative());
+/**
+ * A zod schema for one option value: `test` accepts it, else the refusal says `expectation` (the middle of
+ * "Expected `x` of `door` to be ..., got ..."), fixed or worked out from the value. Every leaf of every door's
+ * options is one of these, so a door's bundle carries zod's object, optional, union and custom schemas only,
+ * not its string, number, enum and array types (bench/analysis.md, section 5).
+ *
+ * @example
+ * const flag = optionSchema<boolean>((value) => typeof value === 'boolean', 'a boolean');
+ */
+/* @__NO_SIDE_EFFECTS__ */
+export function optionSchema<T>(
+  test: (value: unknown) => boolean,
+  expectation: string | ((value: unknown) => string),
+  { abort = true }: { readonly abort?: boolean } = {},
+): z.ZodMiniCustom<T> {
+  return z.custom<T>(test, {
+    abort,
+    error: typeof expectation === 'string' ? expectation : (issue) => expectation(issue.input),
+  });
+}
+
+/**
+ * A zod schema for a whole-number option of at least `min` (above `min` when `exclusive`); the refusal says
+ * which of number, integer and bound failed, in zod's words.
+ */
+/* @__NO_SIDE_EFFECTS__ */
+export function wholeNumberSchema(
+  min: number,
+  options: { readonly exclusive?: boolean; readonly max?: number } = {},
+): z.ZodMiniCustom<number> {
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  const aboveMin = (value: number) => (options.exclusive === true ? value > min : value >= min);
+  return optionSchema<number>(
+    (value) => Number.isInteger(value) && aboveMin(value as number) && (value as number) <= max,
+    (value) => {
+      if (typeof value !== 'number' || !Number.isFinite(value)) return 'a number';
+      if (!Number.isInteger(value)) return 'an integer';
+      if (value > max) return `a number of at most ${max}`;
+      return `a number ${options.exclusive === true ? 'greater than' : 'of at least'} ${min}`;
+    },
+    // Not aborting, so `cache: { maxEntries: 1.5 }` is refused for `cache.maxEntries`: a union (the cache's
+    // `true` or bounds) reports the one member whose type the value has, and only when that member did not abort.
+    { abort: false },
+  );
+}
+
+/** A zod schema for an option that must be one of `values`. */
+/* @__NO_SIDE_EFFECTS__ */
+export function oneOfSchema<const T extends string>(values: readonly T[]): z.ZodMiniCustom<T> {
+  return optionSchema<T>(
+    (value) => (values as readonly unknown[]).includes(value),
+    `one of ${values.map((value) => `'${value}'`).join(', ')}`,
+  );
+}
+
+const positiveInt = wholeNumberSchema(0, { exclusive: true });
+const nonNegativeInt = wholeNumberSchema(0);
+const booleanSchema = optionSchema<boolean>((value) => typeof value === 'boolean', 'a boolean');
+
+/** A zod schema for an option that must be a list of strings; a refusal names each item that is not. */
+export const stringListSchema = /* @__PURE__ */ optionSchema<readonly string[]>(
+  Array.isArray,
+  'an array',
+).check(
+  z.check<readonly unknown[]>((payload) => {
+    payload.value.forEach((item, index) => {
+      if (typeof item !== 'string')
+        payload.issues.push({ code: 'custom', message: 'a string', input: item, path: [index] });
+    });
+  }),
+);
 
 /** A zod schema for an option that must be a function. */
-export const functionSchema = z.custom<(...args: never[]) => unknown>(
+export const functionSchema = optionSchema<(...args: never[]) => unknown>(
   (value) => typeof value === 'function',
-  {
-    message: 'a function',
-  },
+  'a function',
 );
 
 const NAME_RULE = `1 to ${MAX_NAME_LENGTH} printable characters with no \`#\`, \`*\` or surrounding spaces`;
@@ -119,48 +186,49 @@ function isValidName(field: 'org' | 'scope', value: unknown): boolean {
 }
 
 /** A zod schema for a `scope` option: it can lead a record key. Checked once at creation, not per call. */
-export const scopeSchema = z.custom<string>((value) => isValidName('scope', value), { message: NAME_RULE });
+export const scopeSchema = optionSchema<string>((value) => isValidName('scope', value), NAME_RULE);
 
 /** A zod schema for an `org` option: a function of the input, or a constant that can lead a record key. */
-export const orgSchema = z.custom<string | ((...args: never[]) => unknown)>(
+export const orgSchema = optionSchema<string | ((...args: never[]) => unknown)>(
   (value) => typeof value === 'function' || isValidName('org', value),
-  { message: `a function, or ${NAME_RULE}` },
+  `a function, or ${NAME_RULE}`,
 );
 
 /** The zod shape of {@link CommonOptions}; doors extend it with their own options. */
 export const commonOptionsShape = {
-  store: z.custom<Store>(
+  store: optionSchema<Store>(
     (value: unknown) =>
       typeof value === 'object' &&
       value !== null &&
       ['claim', 'get', 'complete', 'release', 'renew'].every(
         (method) => typeof (value as Record<string, unknown>)[method] === 'function',
       ),
-    { message: 'a store (`new DynamoDBStore(...)` or `new MemoryStore()`)' },
+    'a store (`new DynamoDBStore(...)` or `new MemoryStore()`)',
   ),
-  environment: z.optional(z.enum(ENVIRONMENTS)),
-  mode: z.optional(z.enum(MODES)),
+  environment: z.optional(oneOfSchema(ENVIRONMENTS)),
+  mode: z.optional(oneOfSchema(MODES)),
   lockTtlSeconds: z.optional(positiveInt),
   expiresAfterSeconds: z.optional(positiveInt),
   waitBudgetMs: z.optional(nonNegativeInt),
   jitterMs: z.optional(nonNegativeInt),
-  strictFailClosed: z.optional(z.boolean()),
+  strictFailClosed: z.optional(booleanSchema),
   largeResults: z.optional(
-    z.custom<LargeResultStore>(isLargeResultStore, {
-      message: 'a large-result store (`new S3ResultStore(...)` from `idemkit/s3`)',
-    }),
+    optionSchema<LargeResultStore>(
+      isLargeResultStore,
+      'a large-result store (`new S3ResultStore(...)` from `idemkit/s3`)',
+    ),
   ),
   cache: z.optional(
     z.union([
-      z.boolean(),
+      booleanSchema,
       z.strictObject({ maxEntries: z.optional(nonNegativeInt), maxBytes: z.optional(nonNegativeInt) }),
     ]),
   ),
   telemetry: z.optional(
-    z.custom<Telemetry>(
+    optionSchema<Telemetry>(
       (value) =>
         typeof value === 'object' && value !== null && typeof (value as Telemetry).emit === 'function',
-      { message: 'an object with an `emit(signal, facts)` method' },
+      'an object with an `emit(signal, facts)` method',
     ),
   ),
   renewEvery: z.optional(positiveInt),

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { IdempotencyConfigError } from './errors.js';
 import { expected } from './messages.js';
-import { type CommonOptions, ENVIRONMENTS, Environment, MODES, Mode } from './options.js';
+import { type CommonOptions, ENVIRONMENTS, Environment, MODES, Mode, oneOfSchema } from './options.js';
 
 interface EnvironmentDefaults {
   readonly mode: Mode | undefined;
@@ -38,28 +38,25 @@ export interface Settings {
 }
 
 // Each schema reads the variable's value with surrounding spaces removed (and lower-cased where `caseless`).
+// The refusal is the table's `allowed`, so a schema only says whether `parse` understood the value.
+const parsed = <T>(parse: (raw: string) => T | undefined) =>
+  z.transform<string, T>((raw, payload) => {
+    const value = parse(raw);
+    if (value === undefined) payload.issues.push({ code: 'custom', message: 'not allowed', input: raw });
+    return value as T;
+  });
 const wholeNumber = (min: number) =>
-  z.pipe(
-    z.pipe(
-      z.string().check(z.regex(/^\d+$/)),
-      z.transform((raw: string) => Number(raw)),
-    ),
-    z.number().check(z.refine(Number.isSafeInteger), z.minimum(min)),
+  parsed((raw) =>
+    /^\d+$/.test(raw) && Number.isSafeInteger(Number(raw)) && Number(raw) >= min ? Number(raw) : undefined,
   );
-const list = z.pipe(
-  z.string(),
-  z.transform((raw: string) =>
-    raw
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item !== ''),
-  ),
+const list = parsed((raw) =>
+  raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== ''),
 );
-const boolean = z.pipe(
-  z.enum(['true', '1', 'yes', 'false', '0', 'no']),
-  z.transform(
-    (raw: 'true' | '1' | 'yes' | 'false' | '0' | 'no') => raw === 'true' || raw === '1' || raw === 'yes',
-  ),
+const boolean = parsed((raw) =>
+  ['true', '1', 'yes'].includes(raw) ? true : ['false', '0', 'no'].includes(raw) ? false : undefined,
 );
 
 /**
@@ -69,10 +66,10 @@ const boolean = z.pipe(
 export const VARIABLES = {
   IDEMPOTENCY_ENV: {
     allowed: `one of ${ENVIRONMENTS.join(', ')}`,
-    schema: z.enum(ENVIRONMENTS),
+    schema: oneOfSchema(ENVIRONMENTS),
     caseless: true,
   },
-  IDEMPOTENCY_MODE: { allowed: `one of ${MODES.join(', ')}`, schema: z.enum(MODES), caseless: true },
+  IDEMPOTENCY_MODE: { allowed: `one of ${MODES.join(', ')}`, schema: oneOfSchema(MODES), caseless: true },
   IDEMPOTENCY_LOCK_TTL_S: { allowed: 'a whole number of seconds of at least 1', schema: wholeNumber(1) },
   IDEMPOTENCY_TTL_S: { allowed: 'a whole number of seconds of at least 1', schema: wholeNumber(1) },
   IDEMPOTENCY_WAIT_BUDGET_MS: {

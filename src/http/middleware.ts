@@ -14,6 +14,7 @@ import {
   orgSchema,
   parseOptions,
   scopeSchema,
+  stringListSchema,
 } from '../core/options.js';
 import { resolveHttpSettings } from '../core/settings.js';
 import { Signal, type SignalFacts } from '../core/telemetry.js';
@@ -112,11 +113,11 @@ const schema = z.strictObject({
   ...commonOptionsShape,
   org: orgSchema,
   scope: z.optional(scopeSchema),
-  enforceMethods: z.optional(z.array(z.string())),
-  excludePaths: z.optional(z.array(z.string())),
+  enforceMethods: z.optional(stringListSchema),
+  excludePaths: z.optional(stringListSchema),
   fingerprint: z.optional(functionSchema),
   storeResponse: z.optional(
-    z.strictObject({ statusCodes: z.optional(functionSchema), omitHeaders: z.optional(z.array(z.string())) }),
+    z.strictObject({ statusCodes: z.optional(functionSchema), omitHeaders: z.optional(stringListSchema) }),
   ),
   onFirstCompletion: z.optional(functionSchema),
 });

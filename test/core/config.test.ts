@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { jobsSchema } from '../../src/batch/runner.js';
 import { IdempotencyConfigError } from '../../src/core/errors.js';
-import { commonOptionsShape, parseOptions } from '../../src/core/options.js';
-import { resolveSettings } from '../../src/core/settings.js';
+import { commonOptionsShape, parseOptions, stringListSchema } from '../../src/core/options.js';
+import { resolveHttpSettings, resolveSettings, VARIABLES } from '../../src/core/settings.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 
 const NO_VARIABLES = {};
@@ -253,7 +254,132 @@ describe('parseOptions', () => {
       { store: {} },
       'Expected `store` of `w` to be a store (`new DynamoDBStore(...)` or `new MemoryStore()`), got an object.',
     ],
+    [{ lockTtlSeconds: Number.NaN }, 'Expected `lockTtlSeconds` of `w` to be a number, got NaN.'],
+    [{ jitterMs: '5' }, "Expected `jitterMs` of `w` to be a number, got '5'."],
+    [
+      { expiresAfterSeconds: 2 ** 53 },
+      'Expected `expiresAfterSeconds` of `w` to be a number of at most 9007199254740991, got 9007199254740992.',
+    ],
+    [
+      { waitBudgetMs: -(2 ** 53) },
+      'Expected `waitBudgetMs` of `w` to be a number of at least 0, got -9007199254740992.',
+    ],
+    [
+      { environment: 'production' },
+      "Expected `environment` of `w` to be one of 'dev', 'stage', 'prod', 'test', got 'production'.",
+    ],
+    [{ cache: 'yes' }, "Expected `cache` of `w` to be Invalid input, got 'yes'."],
+    [
+      { cache: { maxEntries: -1 } },
+      'Expected `cache.maxEntries` of `w` to be a number of at least 0, got -1.',
+    ],
+    [{ cache: { maxEntries: 1.5 } }, 'Expected `cache.maxEntries` of `w` to be an integer, got 1.5.'],
+    [{ cache: { maxBytes: 'x' } }, "Expected `cache.maxBytes` of `w` to be a number, got 'x'."],
+    [{ clock: 'now' }, "Expected `clock` of `w` to be a function, got 'now'."],
   ])('rejects %o in one sentence', (options, message) => {
     expect(configError(() => parseOptions(schema, { store, ...options }, 'w')).message).toBe(message);
+  });
+
+  it('accepts the edges of every whole-number option', () => {
+    const edges = {
+      lockTtlSeconds: 1,
+      expiresAfterSeconds: Number.MAX_SAFE_INTEGER,
+      waitBudgetMs: 0,
+      jitterMs: -0,
+    };
+    expect(parseOptions(schema, { store, ...edges }, 'w')).toEqual({ store, ...edges });
+  });
+
+  it('rejects options that are not an object', () => {
+    expect(configError(() => parseOptions(schema, null, 'w')).message).toBe(
+      'Expected `options` of `w` to be an object, got null.',
+    );
+  });
+
+  it('names every bad value at once, in the order of the options', () => {
+    expect(
+      configError(() => parseOptions(schema, { store, mode: 'x', jitterMs: -1, banana: 1 }, 'w')).issues,
+    ).toEqual([
+      "Expected `mode` of `w` to be one of 'off', 'observe', 'enforce', got 'x'.",
+      'Expected `jitterMs` of `w` to be a number of at least 0, got -1.',
+      'Unknown option `banana` passed to `w`; remove it or check its spelling.',
+    ]);
+  });
+});
+
+describe('a bounded whole number shared between doors', () => {
+  const jobs = { store: new MemoryStore(), scope: 's', org: 'o', jobKey: () => 'k', processRecord: () => 1 };
+
+  it.each([
+    [1, undefined],
+    [1000, undefined],
+    [0, 'Expected `concurrency` of `sqsJobs` to be a number of at least 1, got 0.'],
+    [1001, 'Expected `concurrency` of `sqsJobs` to be a number of at most 1000, got 1001.'],
+    [2.5, 'Expected `concurrency` of `sqsJobs` to be an integer, got 2.5.'],
+  ])('concurrency %j', (concurrency, message) => {
+    const parse = () => parseOptions(jobsSchema, { ...jobs, concurrency }, 'sqsJobs');
+    if (message === undefined) expect(parse()).toMatchObject({ concurrency });
+    else expect(configError(parse).message).toBe(message);
+  });
+});
+
+describe('a list of strings', () => {
+  const schema = z.strictObject({ methods: z.optional(stringListSchema) });
+
+  it('accepts an empty list and a list of strings', () => {
+    expect(parseOptions(schema, { methods: [] }, 'w')).toEqual({ methods: [] });
+    expect(parseOptions(schema, { methods: ['POST', 'PUT'] }, 'w')).toEqual({ methods: ['POST', 'PUT'] });
+  });
+
+  it('names each item that is not a string', () => {
+    expect(
+      configError(() => parseOptions(schema, { methods: ['POST', 2, 'PUT', null] }, 'w')).issues,
+    ).toEqual([
+      'Expected `methods.1` of `w` to be a string, got 2.',
+      'Expected `methods.3` of `w` to be a string, got null.',
+    ]);
+  });
+
+  it('rejects a value that is not a list', () => {
+    expect(configError(() => parseOptions(schema, { methods: 'POST' }, 'w')).message).toBe(
+      "Expected `methods` of `w` to be an array, got 'POST'.",
+    );
+  });
+});
+
+describe('IDEMPOTENCY_* values parse to what the settings use', () => {
+  it.each([
+    ['IDEMPOTENCY_ENV', 'stage', 'stage'],
+    ['IDEMPOTENCY_MODE', 'observe', 'observe'],
+    ['IDEMPOTENCY_LOCK_TTL_S', '0300', 300],
+    ['IDEMPOTENCY_LOCK_TTL_S', '9007199254740991', Number.MAX_SAFE_INTEGER],
+    ['IDEMPOTENCY_WAIT_BUDGET_MS', '0', 0],
+    ['IDEMPOTENCY_STRICT_FAIL_CLOSED', '1', true],
+    ['IDEMPOTENCY_STRICT_FAIL_CLOSED', 'no', false],
+    ['IDEMPOTENCY_ENFORCE_METHODS', ' POST, ,put ', ['POST', 'put']],
+    ['IDEMPOTENCY_EXCLUDE_PATHS', ',', []],
+  ] as const)('%s=%j is %j', (name, raw, value) => {
+    const parsed = z.safeParse(VARIABLES[name].schema, raw);
+    expect(parsed).toEqual({ success: true, data: value });
+  });
+
+  it.each([
+    ['IDEMPOTENCY_LOCK_TTL_S', '9007199254740992'],
+    ['IDEMPOTENCY_LOCK_TTL_S', '+5'],
+    ['IDEMPOTENCY_LOCK_TTL_S', ' 5'],
+    ['IDEMPOTENCY_JITTER_MS', '-0'],
+    ['IDEMPOTENCY_STRICT_FAIL_CLOSED', 'on'],
+    ['IDEMPOTENCY_MODE', 'OFF'],
+  ] as const)('%s=%j is refused by its schema', (name, raw) => {
+    expect(z.safeParse(VARIABLES[name].schema, raw).success).toBe(false);
+  });
+
+  it('reads a list variable over the option and upper-cases the methods', () => {
+    const { enforceMethods, excludePaths } = resolveHttpSettings(
+      { enforceMethods: ['DELETE'], excludePaths: ['/a'] },
+      { IDEMPOTENCY_ENFORCE_METHODS: 'post,Put', IDEMPOTENCY_EXCLUDE_PATHS: '/health, /internal/*' },
+    );
+    expect([...enforceMethods]).toEqual(['POST', 'PUT']);
+    expect(excludePaths).toEqual(['/health', '/internal/*']);
   });
 });
