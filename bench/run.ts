@@ -2,13 +2,15 @@
  * `npm run bench` (add `-- --quick` for a smoke run under 2 minutes): idemkit against Powertools
  * idempotency, side by side, on one DynamoDB Local and one zero-latency fake. Writes `bench/results.json` and
  * `docs/benchmarks.md` (`-- --report-only` re-renders the note from the JSON). Every DynamoDB Local it starts is stopped, also on Ctrl-C and on error.
+ * `-- --only=<section>` runs one section alone (`bundle`: the two handler bundles, their composition and cold
+ * imports) and prints its figures as JSON, leaving `bench/results.json` and `docs/benchmarks.md` as they are.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { hasRedisServer } from '../test/support/redis.js';
-import { bundleSide, coldImports } from './lib/bundle.js';
+import { bundleInputs, bundleSide, coldImports } from './lib/bundle.js';
 import { startBenchDynamoDB } from './lib/dynamodb-local.js';
 import { type BenchResults, renderMarkdown, summarize } from './lib/report.js';
 import { SIDES, type Side } from './lib/sides.js';
@@ -119,12 +121,7 @@ async function main(): Promise<void> {
     log('no redis-server on PATH (apt-get install -y redis-server): the Redis row is left out');
   }
 
-  log('bundles and cold imports');
-  const bundles = { idemkit: await bundleSide('idemkit'), powertools: await bundleSide('powertools') };
-  const cold = coldImports(
-    { idemkit: bundles.idemkit.file, powertools: bundles.powertools.file },
-    PLAN.coldProcesses,
-  );
+  const { bundles, cold } = await bundleSection();
 
   const results: BenchResults = {
     generatedAt: new Date().toISOString(),
@@ -169,6 +166,40 @@ async function main(): Promise<void> {
     log(`target missed: ${row.metric}: ratio ${row.ratio.toFixed(2)} (target ${row.target})`);
 }
 
+/** Section 4: both handler bundles, and the cold import of each in fresh processes. */
+async function bundleSection() {
+  log('bundles and cold imports');
+  const bundles = { idemkit: await bundleSide('idemkit'), powertools: await bundleSide('powertools') };
+  const cold = coldImports(
+    { idemkit: bundles.idemkit.file, powertools: bundles.powertools.file },
+    PLAN.coldProcesses,
+  );
+  return { bundles, cold };
+}
+
+/** The sections `--only=<name>` can run alone, with what each prints beyond the full run's figures. */
+const SECTIONS: Record<string, () => Promise<unknown>> = {
+  bundle: async () => {
+    const section = await bundleSection();
+    const inputs = (side: Side) => bundleInputs(section.bundles[side].metafile);
+    return { ...section, inputs: { idemkit: inputs('idemkit'), powertools: inputs('powertools') } };
+  },
+};
+
+/** `--only=<section>`: one section, printed; nothing written but the bundles under bench/.tmp. */
+async function onlySection(name: string): Promise<void> {
+  const section = SECTIONS[name];
+  if (section === undefined)
+    throw new Error(`Expected \`--only\` to be one of ${Object.keys(SECTIONS).join(', ')}, got '${name}'.`);
+  mkdirSync(TMP_DIR, { recursive: true });
+  log(
+    `${quick ? 'quick' : 'full'} run of section ${name}; load average ${loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' ')}`,
+  );
+  console.log(JSON.stringify({ tree: treeState(), [name]: await section() }, null, 2));
+}
+
 /** `--report-only`: re-render docs/benchmarks.md from bench/results.json (after editing bench/analysis.md). */
 function reportOnly(): void {
   const results = JSON.parse(readFileSync(`${root}bench/results.json`, 'utf8')) as BenchResults;
@@ -178,9 +209,13 @@ function reportOnly(): void {
   log('re-rendered the summary and docs/benchmarks.md from bench/results.json');
 }
 
-(process.argv.includes('--report-only') ? Promise.resolve().then(reportOnly) : main()).catch(
-  (error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  },
-);
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+(only !== undefined
+  ? onlySection(only)
+  : process.argv.includes('--report-only')
+    ? Promise.resolve().then(reportOnly)
+    : main()
+).catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

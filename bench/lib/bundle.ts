@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
@@ -23,6 +23,8 @@ export interface BundleResult {
   readonly bytes: number;
   readonly gzipBytes: number;
   readonly file: string;
+  /** esbuild's metafile of the bundle, for {@link bundleInputs} or esbuild's bundle analyzer. */
+  readonly metafile: string;
   /** The largest inputs by bytes in the output, for the report. */
   readonly topInputs: { readonly path: string; readonly bytes: number }[];
 }
@@ -39,12 +41,25 @@ export async function bundleSide(side: Side): Promise<BundleResult> {
     metafile: true,
     logLevel: 'error',
   });
+  const metafile = `${outdir}${side}-api.meta.json`;
+  writeFileSync(metafile, JSON.stringify(result.metafile));
   return {
     bytes: statSync(outfile).size,
     gzipBytes: gzipSync(readFileSync(outfile)).byteLength,
     file: outfile,
+    metafile,
     topInputs: result.metafile === undefined ? [] : topInputs(result.metafile),
   };
+}
+
+/** Every input of a bundle with the bytes it puts in the output, largest first (`--only=bundle` prints them). */
+export function bundleInputs(metafileOfBundle: string): { path: string; bytes: number }[] {
+  const metafile = JSON.parse(readFileSync(metafileOfBundle, 'utf8')) as Metafile;
+  return Object.values(metafile.outputs)
+    .flatMap((output) => Object.entries(output.inputs))
+    .map(([path, input]) => ({ path, bytes: input.bytesInOutput }))
+    .filter((input) => input.bytes > 0)
+    .sort((a, b) => b.bytes - a.bytes);
 }
 
 function topInputs(metafile: Metafile): { path: string; bytes: number }[] {
