@@ -208,7 +208,7 @@ export class IdempotencyEngine {
       ).catch(async (error: unknown) => {
         // The claim may have been applied behind a timeout: withdraw it, fenced by this lease's token, so
         // no orphan lease makes retries wait (409) until it expires. Best effort: the store is failing.
-        await this.store.release(pk, lease.token).catch(() => false);
+        await this.store.release(pk, lease.token).catch(() => {});
         throw error;
       });
       if (claim.claimed) return this.#report({ kind: 'execute', lease }, facts, waitedMs());
@@ -368,9 +368,9 @@ export class IdempotencyEngine {
           ...facts,
           detail: { reason: encoded.dropped, bytes: encoded.bytes },
         });
-      const fallback =
-        options.fallback === undefined ? undefined : encodeResult(options.fallback, this.#codecLimits);
-      if (fallback?.result !== undefined) encoded = { ...fallback, dropped: encoded.dropped };
+      // No fallback encodes to no result.
+      const fallback = encodeResult(options.fallback, this.#codecLimits);
+      if (fallback.result !== undefined) encoded = { ...fallback, dropped: encoded.dropped };
     }
     const completedAt = this.now();
     // The meaning a claim left provisional is computed now, once, and written with the outcome.
@@ -406,10 +406,10 @@ export class IdempotencyEngine {
         status,
         expiresAt: lease.expiresAt,
         fingerprint: meaning ?? lease.fingerprint,
-        ...(lease.rawDigest === undefined ? {} : { rawDigest: lease.rawDigest }),
+        rawDigest: lease.rawDigest,
         result: encoded.result,
         resultDropped: encoded.dropped,
-        ...(resultRef === undefined ? {} : { resultRef }),
+        resultRef,
         createdAt: lease.createdAt,
         completedAt,
         attempt: lease.attempt,
@@ -493,7 +493,7 @@ export class IdempotencyEngine {
       org: input.org,
       scope: input.scope,
       fingerprint: provisional ? `${PROVISIONAL_PREFIX}${request.rawDigest}` : request.meaning(),
-      ...(request.rawDigest === undefined ? {} : { rawDigest: request.rawDigest }),
+      rawDigest: request.rawDigest,
       ...(provisional ? { meaning: request.meaning } : {}),
       expiresAt: this.#expiresAt(nowMs),
       createdAt: nowMs,
@@ -544,7 +544,7 @@ export class IdempotencyEngine {
         record,
         result: decodeResult(record.result),
         fromCache,
-        ...(record.resultDropped === undefined ? {} : { dropped: record.resultDropped }),
+        dropped: record.resultDropped,
       };
     }
     if (state === RecordState.Failed) return { kind: 'failed', record };
@@ -556,7 +556,8 @@ export class IdempotencyEngine {
   }
 
   #report(decision: Decision, facts: SignalFacts, waitedMs: number): Decision {
-    if (waitedMs > 0 && decision.kind !== 'execute' && this.mode !== 'observe') {
+    // Observe mode never waits (its budget is 0), so it never counts a wait.
+    if (waitedMs > 0 && decision.kind !== 'execute') {
       this.telemetry.emit(Signal.Waited, { ...facts, detail: { waitedMs, outcome: decision.kind } });
     }
     this.telemetry.emit(signalOf(decision, this.mode), {
