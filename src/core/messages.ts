@@ -31,10 +31,8 @@ export function describeIssue(
       .join(' ');
   }
   const received = issue.path.reduce<unknown>(
-    (value, segment) =>
-      value !== null && typeof value === 'object'
-        ? (value as Record<PropertyKey, unknown>)[segment]
-        : undefined,
+    // Stryker disable next-line OptionalChaining: no issue path runs below a null or undefined value
+    (value, segment) => (value as Record<PropertyKey, unknown> | null | undefined)?.[segment],
     options,
   );
   return expected(`\`${name || 'options'}\` of \`${where}\``, expectation(issue), received);

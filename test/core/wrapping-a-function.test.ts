@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildGuard } from '../../src/core/door.js';
 import {
+  IdempotencyConfigError,
   IdempotencyInProgressError,
   IdempotencyKeyMismatchError,
   IdempotencyPreviouslyFailedError,
@@ -332,5 +333,29 @@ describe('the metrics of a wrapped call', () => {
     });
     await expect(object.charge(payment())).rejects.toThrow('psp down');
     expect(flushes()).toBe(1);
+  });
+});
+
+describe('makeIdempotent configuration', () => {
+  const configMessage = (options: Options) => {
+    try {
+      ledger(options);
+    } catch (error) {
+      if (error instanceof IdempotencyConfigError) return error.message;
+      throw error;
+    }
+    throw new Error('Expected an IdempotencyConfigError, got none.');
+  };
+
+  it('names makeIdempotent in the sentence about an unknown option', () => {
+    expect(configMessage({ scpoe: 'charge' } as Options)).toBe(
+      'Unknown option `scpoe` passed to `makeIdempotent`; remove it or check its spelling (did you mean `scope`?).',
+    );
+  });
+
+  it('names makeIdempotent in the sentence about a renewal period as long as the lease', () => {
+    expect(configMessage({ lockTtlSeconds: 2, renewEvery: 2_000 })).toBe(
+      'Expected `renewEvery` of `makeIdempotent` to be shorter than the lock TTL (2000 ms), got 2000; renew at most every third of the lock TTL, or leave it unset.',
+    );
   });
 });
