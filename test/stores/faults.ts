@@ -80,7 +80,7 @@ export function faultyClient(endpoint: string = inject('dynamoEndpoint')): {
           unprocessed.times -= 1;
           return {
             ...answer,
-            output: withUnprocessed(args.input as never, answer.output as never, unprocessed.keep),
+            output: withUnprocessed(args.input as never, answer.output as never, unprocessed.keep) as never,
           };
         }
         return answer;
