@@ -70,7 +70,8 @@ export async function releaseRecord(
         TableName: tableName,
         Key: keyOf(record.pk, layout),
         ConditionExpression: expressions[0],
-        ExpressionAttributeNames: Object.keys(names).length === 0 ? undefined : names,
+        // Never empty: `status` is a reserved word, sent as `#status` whatever the layout.
+        ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
     );
