@@ -13,6 +13,7 @@ import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordKey } from '../../src/core/keys.js';
+import { Signal, type Telemetry } from '../../src/core/telemetry.js';
 import { httpIdempotency } from '../../src/http/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { httpEvent, lambdaContext, newKey } from './harness.js';
@@ -59,8 +60,16 @@ beforeAll(() => {
 });
 afterAll(() => restore());
 
+interface StreamingOptions {
+  /** Fail after this many chunks. */
+  readonly failAfter?: number;
+  /** Answer a web `ReadableStream` instead of a Node `Readable`. */
+  readonly web?: boolean;
+  readonly telemetry?: Telemetry;
+}
+
 /** A streaming handler behind the middleware that writes `chunks` slowly, or fails after `failAfter` of them. */
-function streaming(store: MemoryStore, chunks: readonly Buffer[], options: { failAfter?: number } = {}) {
+function streaming(store: MemoryStore, chunks: readonly Buffer[], options: StreamingOptions = {}) {
   const runs = { count: 0 };
   const handler = middy(
     async () => {
@@ -72,10 +81,11 @@ function streaming(store: MemoryStore, chunks: readonly Buffer[], options: { fai
           yield chunk;
         }
       }
+      const body = Readable.from(slowly());
       return {
         statusCode: 200,
         headers: { 'content-type': 'application/octet-stream', 'x-report': 'q4' },
-        body: Readable.from(slowly()),
+        body: options.web === true ? Readable.toWeb(body) : body,
       };
     },
     { executionMode: executionModeStreamifyResponse },
@@ -87,6 +97,7 @@ function streaming(store: MemoryStore, chunks: readonly Buffer[], options: { fai
       environment: 'test',
       mode: 'enforce',
       waitBudgetMs: 0,
+      ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
     }),
   );
   const invoke = (key: string) =>
@@ -145,5 +156,54 @@ describe('a streamed response', () => {
     expect(replay.bytes.byteLength).toBe(0);
     expect(replay.metadata?.headers).toMatchObject({ 'Idempotent-Result-Omitted': 'too_large' });
     expect(runs.count).toBe(1);
+  });
+
+  it('is kept from a web ReadableStream as from a Node stream, and replayed byte for byte', async () => {
+    const store = new MemoryStore();
+    const chunks = Array.from({ length: 4 }, () => randomBytes(2048));
+    const { invoke, runs } = streaming(store, chunks, { web: true });
+    const key = newKey();
+
+    expect((await invoke(key)).bytes.equals(Buffer.concat(chunks))).toBe(true);
+    const replay = await invoke(key);
+    expect(replay.bytes.equals(Buffer.concat(chunks))).toBe(true);
+    expect(replay.metadata?.headers?.['Idempotent-Replayed']).toBe('true');
+    expect(runs.count).toBe(1);
+  });
+
+  // What is buffered before a stream counts as too large: four times the codec's 350 KB, before compression.
+  it('is kept whole up to 1,400,000 bytes, and without its body from one byte more', async () => {
+    const store = new MemoryStore();
+    // Repeated bytes compress far below the record's limit: only the buffered size decides.
+    const whole = Array.from({ length: 20 }, () => Buffer.alloc(70_000, 'ab'));
+    const kept = streaming(store, whole);
+    const key = newKey();
+    await kept.invoke(key);
+    expect((await kept.invoke(key)).bytes.equals(Buffer.concat(whole))).toBe(true);
+
+    const over = streaming(store, [...whole, Buffer.from('c')]);
+    const overKey = newKey();
+    await over.invoke(overKey);
+    const replay = await over.invoke(overKey);
+    expect(replay.bytes.byteLength).toBe(0);
+    expect(replay.metadata?.headers).toMatchObject({ 'Idempotent-Result-Omitted': 'too_large' });
+  });
+
+  it('writes what its settling counted: the metrics are flushed after the body ended and the record completed', async () => {
+    const events: string[] = [];
+    const telemetry: Telemetry = {
+      emit: (signal) => events.push(signal),
+      warn() {},
+      flush: () => events.push('flush'),
+    };
+    const store = new MemoryStore();
+    const { invoke } = streaming(
+      store,
+      Array.from({ length: 24 }, () => randomBytes(64 * 1024)),
+      { telemetry },
+    );
+    await invoke(newKey());
+    // result_too_large is counted when the stream settles, after the middleware's own flush.
+    expect(events.slice(events.indexOf(Signal.ResultTooLarge))).toEqual([Signal.ResultTooLarge, 'flush']);
   });
 });
