@@ -8,7 +8,14 @@ import { valueFingerprint } from '../../src/core/fingerprint.js';
 import { resolveSettings } from '../../src/core/settings.js';
 import { Signal, type Telemetry } from '../../src/core/telemetry.js';
 import { RecordStatus } from '../../src/core/types.js';
-import { type HttpIdempotencyOptions, httpIdempotency, httpLeaseSignal } from '../../src/http/index.js';
+import {
+  type HttpIdempotencyOptions,
+  httpIdempotency,
+  httpLeaseSignal,
+  PROBLEM_BASE,
+  Problem,
+} from '../../src/http/index.js';
+import { problemResponse } from '../../src/http/problem.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { recordingTelemetry } from '../core/recording-telemetry.js';
 import {
@@ -525,5 +532,161 @@ describe('a misconfigured middleware', () => {
         renewEvery: 30_000,
       }),
     ).toThrow(/`renewEvery` of `httpIdempotency`/);
+  });
+});
+
+describe('a stored result that was kept without its body and without a fallback', () => {
+  it('is replayed as a 200 with an empty body that says the body was left out, without running again', async () => {
+    const store = new MemoryStore();
+    const key = newKey();
+    const meaning = { order: 2 };
+    const { settings } = resolveSettings({ environment: 'test', mode: 'enforce' }, {});
+    const engine = new IdempotencyEngine({ store, settings, telemetry: recordingTelemetry().telemetry });
+    const first = await engine.begin({
+      org: 'acme',
+      scope: 'orders',
+      key,
+      fingerprint: valueFingerprint(meaning),
+    });
+    if (first.kind !== 'execute') throw new Error('Expected to claim the key.');
+    // A door that knew the result would not fit and had nothing smaller to keep (an older record, another door).
+    await engine.complete(first.lease, undefined, { dropped: 'too_large' });
+    const { invoke, runs } = build({ store, scope: 'orders', fingerprint: () => meaning });
+
+    const replay = await invoke({ key });
+
+    expect(replay.statusCode).toBe(200);
+    expect(replay.body).toBe('');
+    expect(header(replay, 'idempotent-result-omitted')).toBe('too_large');
+    expect(header(replay, 'idempotent-replayed')).toBe('true');
+    expect(runs.count).toBe(0);
+  });
+});
+
+describe('a handler result that is not a structured response', () => {
+  it('is answered and replayed as API Gateway answers it: a 200 JSON body, or the string itself', async () => {
+    for (const [result, body] of [
+      [{ id: 1 }, '{"id":1}'],
+      ['plain text', 'plain text'],
+    ] as const) {
+      // Only a 200 is stored: the bare result must count as one.
+      const { invoke, runs } = build(
+        { storeResponse: { statusCodes: (status) => status === 200 } },
+        async () => result,
+      );
+      const key = newKey();
+      const request = newPayload();
+      const first = await invoke({ key, body: request });
+      const replay = await invoke({ key, body: request });
+      for (const answer of [first, replay]) {
+        expect(answer.statusCode).toBe(200);
+        expect(answer.body).toBe(body);
+        expect(header(answer, 'content-type')).toBe('application/json');
+      }
+      expect(header(replay, 'idempotent-replayed')).toBe('true');
+      expect(runs.count).toBe(1);
+    }
+  });
+
+  it('is a 200 marked replayed when the handler answered null, without running again', async () => {
+    const { invoke, runs } = build({}, async () => null);
+    const key = newKey();
+    const body = newPayload();
+    expect(await invoke({ key, body })).toBeNull();
+    const replay = await invoke({ key, body });
+    expect(replay.statusCode).toBe(200);
+    expect(header(replay, 'idempotent-replayed')).toBe('true');
+    expect(runs.count).toBe(1);
+  });
+});
+
+describe('the headers of an answer', () => {
+  it('carry one correlation id, the request’s, whatever the handler set in any case or as a list', async () => {
+    const { invoke } = build({}, async () => ({
+      statusCode: 201,
+      headers: { 'X-Correlation-Id': 'from-handler' },
+      multiValueHeaders: { 'X-CORRELATION-ID': ['from-handler'], 'x-multi': ['1', '2'] },
+      body: '{}',
+    }));
+    const key = newKey();
+    const body = newPayload();
+    const answer = await invoke({ key, body, headers: { 'x-correlation-id': 'corr-7' } });
+    const named = (entries: object | undefined) =>
+      Object.keys(entries ?? {}).filter((name) => name.toLowerCase() === 'x-correlation-id');
+    expect(named(answer.headers)).toEqual(['x-correlation-id']);
+    expect(header(answer, 'x-correlation-id')).toBe('corr-7');
+    const multi = (answer as { multiValueHeaders?: Record<string, string[]> }).multiValueHeaders;
+    expect(named(multi)).toEqual([]);
+    expect(multi?.['x-multi']).toEqual(['1', '2']);
+  });
+
+  it('replay the multi-value headers of the first answer without the omitted ones', async () => {
+    const { invoke } = build({}, async () => ({
+      statusCode: 201,
+      multiValueHeaders: {
+        'Set-Cookie': ['a=1', 'b=2'],
+        Date: ['Tue, 01 Dec 2026 10:00:00 GMT'],
+        'x-multi': ['1', '2'],
+      },
+      body: '{}',
+    }));
+    const key = newKey();
+    const body = newPayload();
+    await invoke({ key, body });
+    const replay = (await invoke({ key, body })) as { multiValueHeaders?: Record<string, string[]> };
+    expect(replay.multiValueHeaders).toEqual({ 'x-multi': ['1', '2'] });
+  });
+
+  it('never replay the cookies of an HTTP API answer', async () => {
+    const { invoke, store } = build({}, async () => ({
+      statusCode: 201,
+      cookies: ['session=s1'],
+      body: '{}',
+    }));
+    const key = newKey();
+    const body = newPayload();
+    const first = (await invoke({ key, body })) as { cookies?: string[] };
+    expect(first.cookies).toEqual(['session=s1']);
+    const replay = (await invoke({ key, body })) as { cookies?: string[]; statusCode: number };
+    expect(replay.statusCode).toBe(201);
+    expect(replay.cookies).toBeUndefined();
+    expect(decodeResult(store.records()[0]?.result)).not.toHaveProperty('cookies');
+  });
+});
+
+describe('the problem types a client programs against', () => {
+  it('keep their status, type URI and title', () => {
+    const expected = {
+      MissingKey: [400, 'missing-idempotency-key', 'Idempotency-Key header required'],
+      InvalidKey: [400, 'invalid-idempotency-key', 'Idempotency-Key header malformed'],
+      InvalidOrg: [400, 'invalid-org', 'Organization could not be determined'],
+      KeyMismatch: [422, 'idempotency-key-reused', 'Idempotency-Key reused with a different request'],
+      PreviouslyFailed: [
+        422,
+        'operation-failed',
+        'The operation with this Idempotency-Key failed permanently',
+      ],
+      InProgress: [409, 'request-in-progress', 'A request with this Idempotency-Key is in progress'],
+      PreconditionFailed: [412, 'precondition-failed', 'The resource changed since the version in If-Match'],
+      PreconditionRequired: [428, 'precondition-required', 'This request needs an If-Match header'],
+      StoreUnavailable: [503, 'idempotency-store-unavailable', 'Idempotency store unavailable'],
+    } as const;
+    expect(Object.keys(Problem).sort()).toEqual(Object.keys(expected).sort());
+    for (const [name, [status, slug, title]] of Object.entries(expected)) {
+      const answer = problemResponse(Problem[name as keyof typeof Problem], 'What to do.', {
+        'Retry-After': '3',
+      });
+      expect(answer).toEqual({
+        statusCode: status,
+        headers: { 'Content-Type': 'application/problem+json', 'Retry-After': '3' },
+        body: JSON.stringify({
+          type: `https://idemkit.dev/problems/${slug}`,
+          title,
+          status,
+          detail: 'What to do.',
+        }),
+      });
+    }
+    expect(PROBLEM_BASE).toBe('https://idemkit.dev/problems/');
   });
 });
