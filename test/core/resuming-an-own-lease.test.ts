@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type BeginInput, type Decision, IdempotencyEngine, type Lease } from '../../src/core/engine.js';
+import { recordKey } from '../../src/core/keys.js';
 import { resolveSettings } from '../../src/core/settings.js';
 import { Signal } from '../../src/core/telemetry.js';
+import { RECORD_VERSION, RecordStatus } from '../../src/core/types.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { recordingTelemetry } from './recording-telemetry.js';
 
@@ -136,5 +138,50 @@ describe('a live lease taken up again by its own owner', () => {
     const { engine: replay, telemetry } = engine();
     expect(await replay.begin(input({ owner: undefined }))).toMatchObject({ kind: 'in_progress' });
     expect(telemetry.names()).toEqual([Signal.InProgress]);
+  });
+  it('is not taken up by another owner, nor by its own owner when the door does not ask for it', async () => {
+    const { engine } = rig();
+    await engine().engine.begin(input());
+    const { engine: replay, telemetry } = engine();
+    expect(await replay.begin(input({ owner: 'another-execution' }))).toMatchObject({ kind: 'in_progress' });
+    expect(await replay.begin(input({ resumeOwnLease: false }))).toMatchObject({ kind: 'in_progress' });
+    expect(telemetry.names()).toEqual([Signal.InProgress, Signal.InProgress]);
+  });
+
+  it('is a mismatch when its own owner sends another request under the key', async () => {
+    const { engine } = rig();
+    await engine().engine.begin(input());
+    expect(await engine().engine.begin(input({ fingerprint: 'fp-2' }))).toMatchObject({ kind: 'mismatch' });
+  });
+
+  it('is a replay once its owner completed it: a completed record is never taken up', async () => {
+    const { engine } = rig();
+    const { engine: first } = engine();
+    await first.complete(leaseOf(await first.begin(input())), { shipped: true });
+    expect(await engine().engine.begin(input())).toMatchObject({ kind: 'replay', result: { shipped: true } });
+  });
+
+  it('is never taken up without a token to fence the renewal by', async () => {
+    const { store, clock, engine } = rig();
+    // A running record another writer left without a lease token.
+    await store.claim(
+      {
+        pk: recordKey('acme', 'durable-order', 'unfenced'),
+        org: 'acme',
+        scope: 'durable-order',
+        status: RecordStatus.InProgress,
+        expiresAt: Math.floor(clock.now / 1000) + 3600,
+        leaseUntil: clock.now + 60_000,
+        owner: OWNER,
+        fingerprint: 'fp-1',
+        createdAt: clock.now,
+        attempt: 1,
+        v: RECORD_VERSION,
+      },
+      { nowMs: clock.now },
+    );
+    const { engine: replay } = engine();
+    const decided = await replay.begin(input({ key: 'unfenced' }));
+    expect(decided.kind).toBe('in_progress');
   });
 });
