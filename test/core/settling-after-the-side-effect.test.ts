@@ -124,6 +124,19 @@ describe('a complete whose write was applied behind a timeout', () => {
   });
 });
 
+describe('a second complete by the same owner', () => {
+  it('is done: it finds its own completed record, and no lease is counted lost', async () => {
+    const { engine, store, telemetry } = rig();
+    const lease = leaseOf(await engine.begin(request('k-complete-twice')));
+    expect(await engine.complete(lease, { charged: 5 })).toBe(true);
+
+    expect(await engine.complete(lease, { charged: 5 })).toBe(true);
+
+    expect(store.records()).toMatchObject([{ status: RecordStatus.Completed, result: '{"charged":5}' }]);
+    expect(telemetry.names()).not.toContain(Signal.LeaseLost);
+  });
+});
+
 describe('a release whose delete was applied behind a timeout', () => {
   it('is done: the retry finds no record, and it is counted released, not lost', async () => {
     const { engine, store, telemetry } = rig();
@@ -148,6 +161,18 @@ describe('a release whose delete was applied behind a timeout', () => {
 
     expect(store.records()).toHaveLength(1);
     expect(telemetry.names()).toEqual([Signal.FirstExecution, Signal.LeaseLost]);
+  });
+
+  it('is lost when the retry finds the record still under its lease, completed: a late failure deletes nothing', async () => {
+    const { engine, store, telemetry } = rig();
+    const lease = leaseOf(await engine.begin(request('k-release-after-complete')));
+    expect(await engine.complete(lease, { charged: 5 })).toBe(true);
+    store.faults.release = ['timeout'];
+
+    expect(await engine.release(lease)).toBe(false);
+
+    expect(store.records()).toMatchObject([{ status: RecordStatus.Completed, leaseToken: lease.token }]);
+    expect(telemetry.names()).toEqual([Signal.FirstExecution, Signal.StoreError, Signal.LeaseLost]);
   });
 });
 
