@@ -50,8 +50,10 @@ export function keepWhileStreaming(
     return settle(outcome).catch(() => undefined);
   };
   const tee = new Transform({
-    transform(chunk: Buffer | string, _encoding, done) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
+    // The writable side decodes strings (Node's default), so every chunk is a Buffer, copied in case its source
+    // reuses the memory.
+    transform(chunk: Buffer, _encoding, done) {
+      const bytes = Buffer.from(chunk);
       if (!overflow) {
         size += bytes.byteLength;
         if (size > MAX_BUFFERED) {
@@ -74,8 +76,8 @@ export function keepWhileStreaming(
       );
     },
     destroy(error, done) {
-      // The body failed midway or the client went away: release before the error surfaces.
-      if (error === null && settled) return done(null);
+      // The body failed midway or the client went away: release before the error surfaces. After the flush (the
+      // stream's own end destroys it too) the record is already settled, and `once` does nothing.
       once({ ok: false }).then(
         () => done(error),
         () => done(error),
