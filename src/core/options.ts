@@ -151,9 +151,14 @@ export function oneOfSchema<const T extends string>(values: readonly T[]): z.Zod
   );
 }
 
-const positiveInt = wholeNumberSchema(0, { exclusive: true });
-const nonNegativeInt = wholeNumberSchema(0);
-const booleanSchema = optionSchema<boolean>((value) => typeof value === 'boolean', 'a boolean');
+// Every top-level call below is marked pure: esbuild does not carry zod's own side-effect-free marks across
+// modules, so a bundle that imports this file for `parseOptions` alone (the edge) would keep every schema.
+const positiveInt = /* @__PURE__ */ wholeNumberSchema(0, { exclusive: true });
+const nonNegativeInt = /* @__PURE__ */ wholeNumberSchema(0);
+const booleanSchema = /* @__PURE__ */ optionSchema<boolean>(
+  (value) => typeof value === 'boolean',
+  'a boolean',
+);
 
 /** A zod schema for an option that must be a list of strings; a refusal names each item that is not. */
 export const stringListSchema = /* @__PURE__ */ optionSchema<readonly string[]>(
@@ -169,7 +174,7 @@ export const stringListSchema = /* @__PURE__ */ optionSchema<readonly string[]>(
 );
 
 /** A zod schema for an option that must be a function. */
-export const functionSchema = optionSchema<(...args: never[]) => unknown>(
+export const functionSchema = /* @__PURE__ */ optionSchema<(...args: never[]) => unknown>(
   (value) => typeof value === 'function',
   'a function',
 );
@@ -186,17 +191,20 @@ function isValidName(field: 'org' | 'scope', value: unknown): boolean {
 }
 
 /** A zod schema for a `scope` option: it can lead a record key. Checked once at creation, not per call. */
-export const scopeSchema = optionSchema<string>((value) => isValidName('scope', value), NAME_RULE);
+export const scopeSchema = /* @__PURE__ */ optionSchema<string>(
+  (value) => isValidName('scope', value),
+  NAME_RULE,
+);
 
 /** A zod schema for an `org` option: a function of the input, or a constant that can lead a record key. */
-export const orgSchema = optionSchema<string | ((...args: never[]) => unknown)>(
+export const orgSchema = /* @__PURE__ */ optionSchema<string | ((...args: never[]) => unknown)>(
   (value) => typeof value === 'function' || isValidName('org', value),
   `a function, or ${NAME_RULE}`,
 );
 
 /** The zod shape of {@link CommonOptions}; doors extend it with their own options. */
 export const commonOptionsShape = {
-  store: optionSchema<Store>(
+  store: /* @__PURE__ */ optionSchema<Store>(
     (value: unknown) =>
       typeof value === 'object' &&
       value !== null &&
@@ -205,34 +213,37 @@ export const commonOptionsShape = {
       ),
     'a store (`new DynamoDBStore(...)` or `new MemoryStore()`)',
   ),
-  environment: z.optional(oneOfSchema(ENVIRONMENTS)),
-  mode: z.optional(oneOfSchema(MODES)),
-  lockTtlSeconds: z.optional(positiveInt),
-  expiresAfterSeconds: z.optional(positiveInt),
-  waitBudgetMs: z.optional(nonNegativeInt),
-  jitterMs: z.optional(nonNegativeInt),
-  strictFailClosed: z.optional(booleanSchema),
-  largeResults: z.optional(
-    optionSchema<LargeResultStore>(
+  environment: /* @__PURE__ */ z.optional(/* @__PURE__ */ oneOfSchema(ENVIRONMENTS)),
+  mode: /* @__PURE__ */ z.optional(/* @__PURE__ */ oneOfSchema(MODES)),
+  lockTtlSeconds: /* @__PURE__ */ z.optional(positiveInt),
+  expiresAfterSeconds: /* @__PURE__ */ z.optional(positiveInt),
+  waitBudgetMs: /* @__PURE__ */ z.optional(nonNegativeInt),
+  jitterMs: /* @__PURE__ */ z.optional(nonNegativeInt),
+  strictFailClosed: /* @__PURE__ */ z.optional(booleanSchema),
+  largeResults: /* @__PURE__ */ z.optional(
+    /* @__PURE__ */ optionSchema<LargeResultStore>(
       isLargeResultStore,
       'a large-result store (`new S3ResultStore(...)` from `idemkit/s3`)',
     ),
   ),
-  cache: z.optional(
-    z.union([
+  cache: /* @__PURE__ */ z.optional(
+    /* @__PURE__ */ z.union([
       booleanSchema,
-      z.strictObject({ maxEntries: z.optional(nonNegativeInt), maxBytes: z.optional(nonNegativeInt) }),
+      /* @__PURE__ */ z.strictObject({
+        maxEntries: /* @__PURE__ */ z.optional(nonNegativeInt),
+        maxBytes: /* @__PURE__ */ z.optional(nonNegativeInt),
+      }),
     ]),
   ),
-  telemetry: z.optional(
-    optionSchema<Telemetry>(
+  telemetry: /* @__PURE__ */ z.optional(
+    /* @__PURE__ */ optionSchema<Telemetry>(
       (value) =>
         typeof value === 'object' && value !== null && typeof (value as Telemetry).emit === 'function',
       'an object with an `emit(signal, facts)` method',
     ),
   ),
-  renewEvery: z.optional(positiveInt),
-  clock: z.optional(functionSchema),
+  renewEvery: /* @__PURE__ */ z.optional(positiveInt),
+  clock: /* @__PURE__ */ z.optional(functionSchema),
 };
 
 /**

@@ -32,13 +32,8 @@ export const RESULT_OMITTED_HEADER = 'Idempotent-Result-Omitted';
 /** The correlation header read from the request (else `x-request-id`, else generated) and echoed back. */
 export const CORRELATION_HEADER = 'x-correlation-id';
 
-const DEFAULT_OMITTED_HEADERS = [
-  'set-cookie',
-  'date',
-  CORRELATION_HEADER,
-  'x-request-id',
-  REPLAYED_HEADER.toLowerCase(),
-];
+// Lower-cased where they are used; a call here would keep the module's top level in every bundle that imports it.
+const DEFAULT_OMITTED_HEADERS = ['set-cookie', 'date', CORRELATION_HEADER, 'x-request-id', REPLAYED_HEADER];
 // Stryker disable next-line StringLiteral: any key works that no other middleware uses; none is tested for.
 const STATE = 'idemkit:http';
 
@@ -109,18 +104,21 @@ export interface HttpIdempotencyOptions<TEvent = unknown> extends CommonOptions 
   readonly onFirstCompletion?: (event: TEvent, response: unknown, context: Context) => Promise<void> | void;
 }
 
-const schema = z.strictObject({
-  ...commonOptionsShape,
-  org: orgSchema,
-  scope: z.optional(scopeSchema),
-  enforceMethods: z.optional(stringListSchema),
-  excludePaths: z.optional(stringListSchema),
-  fingerprint: z.optional(functionSchema),
-  storeResponse: z.optional(
-    z.strictObject({ statusCodes: z.optional(functionSchema), omitHeaders: z.optional(stringListSchema) }),
-  ),
-  onFirstCompletion: z.optional(functionSchema),
-});
+// Built by the factory, once per middleware at cold start: a module-level object spreading the common shape
+// could not be dropped, and the edge, which imports this module for `decisionResponse`, would carry it.
+const optionsSchema = () =>
+  z.strictObject({
+    ...commonOptionsShape,
+    org: orgSchema,
+    scope: z.optional(scopeSchema),
+    enforceMethods: z.optional(stringListSchema),
+    excludePaths: z.optional(stringListSchema),
+    fingerprint: z.optional(functionSchema),
+    storeResponse: z.optional(
+      z.strictObject({ statusCodes: z.optional(functionSchema), omitHeaders: z.optional(stringListSchema) }),
+    ),
+    onFirstCompletion: z.optional(functionSchema),
+  });
 
 interface RequestState {
   readonly correlationId: string;
@@ -165,7 +163,7 @@ type AnyRequest = Request<unknown, unknown, Error, Context, Record<string, unkno
 export function httpIdempotency<TEvent = unknown, TResult = unknown>(
   options: HttpIdempotencyOptions<TEvent>,
 ): MiddlewareObj<TEvent, TResult> {
-  parseOptions(schema, options, 'httpIdempotency');
+  parseOptions(optionsSchema(), options, 'httpIdempotency');
   const guard = buildGuard(options, 'httpIdempotency');
   const { engine } = guard;
   const { enforceMethods, excludePaths } = resolveHttpSettings(options);
