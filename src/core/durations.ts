@@ -55,9 +55,11 @@ export class Durations {
   }
 
   #p90(scope: string): number | undefined {
+    // A scope's samples are never empty: it is added with its first one.
     const samples = this.#byScope.get(scope);
-    if (samples === undefined || samples.length === 0) return undefined;
+    if (samples === undefined) return undefined;
     const sorted = [...samples].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))];
+    // floor(0.9 n) is at most n - 1 for every n >= 1.
+    return sorted[Math.floor(sorted.length * 0.9)];
   }
 }
