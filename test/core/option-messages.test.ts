@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
 import { IdempotencyConfigError } from '../../src/core/errors.js';
 import { didYouMean, expected, show } from '../../src/core/messages.js';
-import { parseOptions } from '../../src/core/options.js';
+import { commonOptionsShape, orgSchema, parseOptions, scopeSchema } from '../../src/core/options.js';
+import { MemoryStore } from '../../src/stores/memory.js';
 
 function issues(run: () => unknown): readonly string[] {
   try {
@@ -167,5 +168,81 @@ describe('an option refused by its schema', () => {
     expect(issues(() => parseOptions(schema, 'scope', 'w'))).toEqual([
       "Expected `options` of `w` to be an object, got 'scope'.",
     ]);
+  });
+});
+
+describe('the options every door takes', () => {
+  const schema = z.strictObject({ ...commonOptionsShape, scope: scopeSchema, org: orgSchema });
+  const store = new MemoryStore();
+  const valid = { store, scope: 'charge', org: 'acme' };
+  const refusal = (options: Record<string, unknown>) =>
+    issues(() => parseOptions(schema, { ...valid, ...options }, 'w'));
+
+  it('accepts a telemetry, a large-result store, a renewal period, a cache switch and an org function', () => {
+    const options = {
+      ...valid,
+      org: () => 'acme',
+      telemetry: { emit() {}, warn() {} },
+      largeResults: { put: async () => 'key', get: async () => undefined },
+      renewEvery: 1,
+      cache: true,
+    };
+    expect(parseOptions(schema, options, 'w')).toEqual(options);
+    expect(parseOptions(schema, { ...valid, cache: false }, 'w')).toMatchObject({ cache: false });
+  });
+
+  it.each(['claim', 'get', 'complete', 'release', 'renew'])('refuses a store without `%s`', (method) => {
+    const partial = Object.fromEntries(
+      ['claim', 'get', 'complete', 'release', 'renew']
+        .filter((name) => name !== method)
+        .map((name) => [name, () => 1]),
+    );
+    expect(refusal({ store: partial })).toEqual([
+      'Expected `store` of `w` to be a store (`new DynamoDBStore(...)` or `new MemoryStore()`), got an object.',
+    ]);
+  });
+
+  it('refuses a store that is null', () => {
+    expect(refusal({ store: null })).toEqual([
+      'Expected `store` of `w` to be a store (`new DynamoDBStore(...)` or `new MemoryStore()`), got null.',
+    ]);
+  });
+
+  it.each([[{}], [{ put: async () => 'key' }], [null]])(
+    'refuses the large-result store %o',
+    (largeResults) => {
+      expect(refusal({ largeResults })).toEqual([
+        `Expected \`largeResults\` of \`w\` to be a large-result store (\`new S3ResultStore(...)\` from \`idemkit/s3\`), got ${largeResults === null ? 'null' : 'an object'}.`,
+      ]);
+    },
+  );
+
+  it.each([[{ warn() {} }], [null], ['stdout']])('refuses the telemetry %o', (telemetry) => {
+    expect(refusal({ telemetry })).toEqual([
+      `Expected \`telemetry\` of \`w\` to be an object with an \`emit(signal, facts)\` method, got ${show(telemetry)}.`,
+    ]);
+  });
+
+  it('refuses a scope that cannot lead a record key, saying what a name may hold', () => {
+    expect(refusal({ scope: 'charge#1' })).toEqual([
+      "Expected `scope` of `w` to be 1 to 128 printable characters with no `#`, `*` or surrounding spaces, got 'charge#1'.",
+    ]);
+  });
+
+  it('refuses a constant org that cannot lead a record key, saying a function would do', () => {
+    expect(refusal({ org: ' acme' })).toEqual([
+      "Expected `org` of `w` to be a function, or 1 to 128 printable characters with no `#`, `*` or surrounding spaces, got ' acme'.",
+    ]);
+  });
+
+  it.each([
+    [{ renewEvery: 0 }, 'Expected `renewEvery` of `w` to be a number greater than 0, got 0.'],
+    [
+      { lockTtlSeconds: Number.POSITIVE_INFINITY },
+      'Expected `lockTtlSeconds` of `w` to be a number, got Infinity.',
+    ],
+    [{ jitterMs: null }, 'Expected `jitterMs` of `w` to be a number, got null.'],
+  ])('refuses %o', (options, message) => {
+    expect(refusal(options)).toEqual([message]);
   });
 });
