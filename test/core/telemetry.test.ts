@@ -508,3 +508,67 @@ describe('with your own logger', () => {
     });
   });
 });
+
+describe('the telemetry at the edges of its inputs', () => {
+  it("writes a configuration warning at WARN's own threshold, and none under ERROR", () => {
+    logs = captureLogs();
+    withEnv({ ...LEVEL_VARIABLES, POWERTOOLS_LOG_LEVEL: 'WARN' }, () =>
+      createTelemetry().warn('lock TTL raised'),
+    );
+    withEnv({ ...LEVEL_VARIABLES, POWERTOOLS_LOG_LEVEL: 'ERROR' }, () =>
+      createTelemetry().warn('not written'),
+    );
+    expect(logs.lines.map((line) => JSON.parse(line).message)).toEqual(['lock TTL raised']);
+  });
+
+  it('writes no trace id when the trace header has no root', () => {
+    logs = captureLogs();
+    withEnv({ ...LEVEL_VARIABLES, _X_AMZN_TRACE_ID: 'Parent=53995c3f42cd8ad8;Sampled=1' }, () =>
+      createTelemetry().warn('lock TTL raised'),
+    );
+    expect(JSON.parse(logs.lines[0] as string)).not.toHaveProperty('xray_trace_id');
+  });
+
+  it('counts a wait that carries no detail, without a wait_time value', () => {
+    logs = captureLogs();
+    withEnv(METRICS_VARIABLES, () => {
+      const telemetry = createTelemetry();
+      telemetry.emit(Signal.Waited, facts);
+      telemetry.flush?.();
+    });
+    const [document] = emf(logs.lines);
+    expect(document).toMatchObject({ waited: 1 });
+    expect(document).not.toHaveProperty('wait_time');
+  });
+
+  it('makes one instance of your Metrics class per mode and scope, not one per flush, with the units set', () => {
+    logs = captureLogs();
+    let made = 0;
+    class CountedMetrics extends Metrics {
+      constructor(...args: ConstructorParameters<typeof Metrics>) {
+        super(...args);
+        made += 1;
+      }
+    }
+    const telemetry = createTelemetry({
+      logger: new Logger({ serviceName: 'orders-api' }),
+      metrics: new CountedMetrics({ namespace: 'orders', serviceName: 'orders-api' }),
+    });
+    made = 0;
+    for (let invocation = 0; invocation < 3; invocation++) {
+      telemetry.emit(Signal.Replay, facts);
+      telemetry.emit(Signal.Waited, { ...facts, detail: { waitedMs: 5 } });
+      telemetry.flush?.();
+    }
+    expect(made).toBe(1);
+    const documents = emf(logs.lines) as { _aws: { CloudWatchMetrics: { Metrics: unknown[] }[] } }[];
+    expect(documents).toHaveLength(3);
+    expect(documents[2]?._aws.CloudWatchMetrics[0]?.Metrics).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Name: 'replay', Unit: 'Count' }),
+        expect.objectContaining({ Name: 'waited', Unit: 'Count' }),
+        expect.objectContaining({ Name: 'wait_time', Unit: 'Milliseconds' }),
+      ]),
+    );
+  });
+});
