@@ -82,6 +82,34 @@ describe('the meaning of a request with a raw digest', () => {
     expect(other.computed.count).toBe(0);
   });
 
+  it('is written at the claim when the door already has it, so another request meanwhile is a mismatch at once', async () => {
+    const store = new MemoryStore();
+    const engine = engineOn(store);
+    const decision = await engine.begin({
+      ...request('k-6', 'raw-1', 'meaning-1').input,
+      fingerprint: 'meaning-1',
+    });
+    expect(decision.kind).toBe('execute');
+    expect(store.records()[0]?.fingerprint).toBe('meaning-1');
+    expect(kindOf(await engine.begin(request('k-6', 'raw-2', 'meaning-2').input))).toBe('mismatch');
+  });
+
+  it('is never assumed for a completed record that does not carry one: other bytes are a mismatch', async () => {
+    const store = new MemoryStore();
+    const engine = engineOn(store);
+    const decision = await engine.begin(request('k-7', 'raw-1', 'meaning-1').input);
+    if (decision.kind !== 'execute') throw new Error(`Expected execute, got ${decision.kind}`);
+    // Completed by a writer that never wrote the meaning: the record keeps the provisional fingerprint.
+    await store.complete(decision.lease.pk, decision.lease.token, {
+      status: 'COMPLETED',
+      result: '{"statusCode":201}',
+      completedAt: decision.lease.createdAt,
+      expiresAt: decision.lease.expiresAt,
+    });
+    expect(kindOf(await engine.begin(request('k-7', 'raw-2', 'meaning-1').input))).toBe('mismatch');
+    expect(kindOf(await engine.begin(request('k-7', 'raw-1', 'meaning-1').input))).toBe('replay');
+  });
+
   it('is computed before the claim when the door gives no raw digest, as before', async () => {
     const store = new MemoryStore();
     const engine = engineOn(store);
