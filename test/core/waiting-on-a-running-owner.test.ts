@@ -277,6 +277,40 @@ describe('a record a batch read found (known)', () => {
     expect(decision.kind).toBe('execute');
     expect(calls).toEqual(['claim']);
   });
+
+  it('is counted as read from the store, and kept in the cache for the next duplicate', async () => {
+    const store = new MemoryStore();
+    const clock = { now: 1_700_000_000_000 };
+    const { owner, lease } = await runningOwner(store, clock, 'k-known-cached');
+    await owner.engine.complete(lease, { ok: 1 });
+    const [known] = store.records();
+    const calls: string[] = [];
+    const reader = rig({ store: countingStore(store, calls), clock, waitBudgetMs: 0, cache: true });
+
+    await reader.engine.begin({ ...request('k-known-cached'), known });
+    const again = await reader.engine.begin(request('k-known-cached'));
+
+    expect(again).toMatchObject({ kind: 'replay', result: { ok: 1 }, fromCache: true });
+    expect(calls).toEqual([]);
+    expect(reader.telemetry.signals.map(({ signal, facts }) => [signal, facts.detail?.fromCache])).toEqual([
+      [Signal.Replay, false],
+      [Signal.Replay, true],
+    ]);
+  });
+
+  it('is claimed as usual while it runs, and decided from what the claim finds', async () => {
+    const store = new MemoryStore();
+    const clock = { now: 1_700_000_000_000 };
+    await runningOwner(store, clock, 'k-known-running');
+    const [known] = store.records();
+    const calls: string[] = [];
+    const reader = rig({ store: countingStore(store, calls), clock, waitBudgetMs: 0 });
+
+    const decision = await reader.engine.begin({ ...request('k-known-running'), known });
+
+    expect(decision.kind).toBe('in_progress');
+    expect(calls).toEqual(['claim']);
+  });
 });
 
 /** The same store, with the name of every call it is asked for pushed onto `calls`. */
