@@ -55,7 +55,9 @@ export class RecordCache {
   /** Adds a record, evicting the least recently used ones past either bound. */
   set(record: IdempotencyRecord): void {
     const bytes = RECORD_OVERHEAD_BYTES + encodedSize(record.result);
-    if (bytes > this.#maxBytes || this.#maxEntries === 0) return;
+    // Never one larger than the whole bound: it would evict every other record, then itself. (`maxEntries: 0` needs
+    // no check of its own: the loop below evicts the record it just added.)
+    if (bytes > this.#maxBytes) return;
     this.delete(record.pk);
     this.#entries.set(record.pk, { record, bytes });
     this.#bytes += bytes;
