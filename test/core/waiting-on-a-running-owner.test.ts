@@ -141,6 +141,25 @@ describe('a duplicate waiting on a running first request', () => {
     expect(waited?.facts.detail).toEqual({ waitedMs: 85, outcome: 'replay' });
   });
 
+  it('counts no wait when only its own claim was slow and found the owner done', async () => {
+    const clock = { now: 1_700_000_000_000 };
+    // A claim that takes 300 ms to answer, as on a loaded network.
+    class SlowClaims extends MemoryStore {
+      override async claim(...args: Parameters<MemoryStore['claim']>) {
+        clock.now += 300;
+        return super.claim(...args);
+      }
+    }
+    const store = new SlowClaims();
+    const { owner, lease } = await runningOwner(store, clock, 'k-slow-claim');
+    await owner.engine.complete(lease, { charged: 5 });
+    const duplicate = rig({ store, clock, waitBudgetMs: 5000 });
+
+    expect((await duplicate.engine.begin(request('k-slow-claim'))).kind).toBe('replay');
+
+    expect(duplicate.telemetry.names()).toEqual([Signal.Replay]);
+  });
+
   it('keeps 500 ms of the remaining Lambda time for its answer', async () => {
     const store = new MemoryStore();
     const clock = { now: 1_700_000_000_000 };
@@ -173,6 +192,50 @@ describe('a duplicate waiting on a running first request', () => {
     await waiter.engine.begin({ ...request('k-budget'), waitBudgetMs: 0 });
 
     expect(waiter.sleeps).toEqual([]);
+  });
+});
+
+describe('the seconds a duplicate of a running record is told to retry after', () => {
+  /** Completes `key` on `store` after `runMs`, as an owner in another process would. */
+  async function completedAfter(store: MemoryStore, clock: { now: number }, key: string, runMs: number) {
+    const { owner, lease } = await runningOwner(store, clock, key);
+    clock.now += runMs;
+    await owner.engine.complete(lease, { ok: key });
+  }
+
+  it('come from the durations of the completed records this instance replayed, not only its own', async () => {
+    const store = new MemoryStore();
+    const clock = { now: 1_700_000_000_000 };
+    await completedAfter(store, clock, 'k-took-10s', 10_000);
+    const reader = rig({ store, clock, waitBudgetMs: 0 });
+    expect((await reader.engine.begin(request('k-took-10s'))).kind).toBe('replay');
+    await runningOwner(store, clock, 'k-running');
+    clock.now += 2000;
+
+    const busy = await reader.engine.begin(request('k-running'));
+
+    // The usual 10 s less the 2 s it has run.
+    expect(busy).toMatchObject({ kind: 'in_progress', retryAfterSeconds: 8 });
+  });
+
+  it('count a record replayed from the cache once: a hot key does not crowd out the scope’s other durations', async () => {
+    const store = new MemoryStore();
+    const clock = { now: 1_700_000_000_000 };
+    await completedAfter(store, clock, 'k-slow', 10_000);
+    await completedAfter(store, clock, 'k-hot-1', 1000);
+    await completedAfter(store, clock, 'k-hot-2', 1000);
+    const reader = rig({ store, clock, waitBudgetMs: 0, cache: true });
+    for (const key of ['k-slow', 'k-hot-1', 'k-hot-2']) await reader.engine.begin(request(key));
+    // Two hot keys answered from the cache, alternately, more often than the 32 durations a scope keeps.
+    for (let round = 0; round < 40; round++) {
+      expect(await reader.engine.begin(request(round % 2 === 0 ? 'k-hot-1' : 'k-hot-2'))).toMatchObject({
+        fromCache: true,
+      });
+    }
+    await runningOwner(store, clock, 'k-running');
+    clock.now += 2000;
+
+    expect(await reader.engine.begin(request('k-running'))).toMatchObject({ retryAfterSeconds: 8 });
   });
 });
 
