@@ -1,4 +1,4 @@
-import { IdempotencyValidationError } from '../core/errors.js';
+import type { IdempotencyValidationError } from '../core/errors.js';
 import { valueFingerprint } from '../core/fingerprint.js';
 import { assertValidKey, assertValidName } from '../core/keys.js';
 import { Signal } from '../core/telemetry.js';
@@ -74,10 +74,9 @@ export function identifyJob<R>(
     assertValidName('org', org);
     assertValidKey(key);
   } catch (error) {
-    if (!(error instanceof IdempotencyValidationError)) throw error;
-    // These messages state lengths and rules, never the value itself.
-    const signal = error.field === 'org' ? Signal.InvalidOrg : Signal.InvalidKey;
-    return { ok: false, signal, reason: error.message };
+    // Both throw only this error, whose messages state lengths and rules, never the value itself.
+    const { field, message } = error as IdempotencyValidationError;
+    return { ok: false, signal: field === 'org' ? Signal.InvalidOrg : Signal.InvalidKey, reason: message };
   }
   return { ok: true, job: { org, key, fingerprint: valueFingerprint(meaning) } };
 }
