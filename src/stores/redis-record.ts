@@ -59,7 +59,7 @@ export function resultFields(result: EncodedResult): [string, string] {
 export function replyToFields(reply: unknown): Fields | undefined {
   const fields: Fields = {};
   if (Array.isArray(reply)) {
-    for (let index = 0; index + 1 < reply.length; index += 2) {
+    for (let index = 0; index < reply.length; index += 2) {
       fields[text(reply[index])] = text(reply[index + 1]);
     }
   } else if (reply instanceof Map) {
