@@ -690,3 +690,56 @@ describe('the problem types a client programs against', () => {
     expect(PROBLEM_BASE).toBe('https://idemkit.dev/problems/');
   });
 });
+
+describe('a request inside a Lambda durable execution', () => {
+  /** A Lambda context as the durable execution SDK hands it to the handler: with `step` and its execution ARN. */
+  const durableContext = (execution: string): Context =>
+    Object.assign(lambdaContext(), {
+      step: async () => undefined,
+      executionContext: {
+        durableExecutionArn: `arn:aws:lambda:eu-west-1:123456789012:function:orders-api:$LATEST/durable-execution/${execution}`,
+      },
+    });
+
+  it('is taken up by a later invocation of the same execution while its lease lives, and refused to another', async () => {
+    const store = new MemoryStore();
+    const key = newKey();
+    const body = newPayload();
+    const running = held();
+    const owner = build({ store }, running.handler).invoke({ key, body }, durableContext('exec-1'));
+    await claimed(store);
+
+    const other = await build({ store }).invoke({ key, body }, durableContext('exec-2'));
+    expect(other.statusCode).toBe(409);
+
+    const resumed = build({ store });
+    const answer = await resumed.invoke({ key, body }, durableContext('exec-1'));
+    expect(answer.statusCode).toBe(201);
+    expect(resumed.runs.count).toBe(1);
+    expect(resumed.telemetry.names()).toContain(Signal.Resumed);
+    running.finish();
+    await owner;
+  });
+});
+
+describe('the raw digest of a request', () => {
+  const version = (event: Record<string, unknown>) => (event.headers as Record<string, string>)['x-version'];
+
+  it('is kept in the record with the default fingerprint, and never with the service’s own', async () => {
+    const byDefault = build();
+    await byDefault.invoke({ key: newKey() });
+    expect(byDefault.store.records()[0]?.rawDigest).toEqual(expect.any(String));
+    const own = build({ fingerprint: version });
+    await own.invoke({ key: newKey(), headers: { 'x-version': '1' } });
+    expect(own.store.records()[0]?.rawDigest).toBeUndefined();
+  });
+
+  it('never makes a replay of bytes the service’s own fingerprint tells apart', async () => {
+    const { invoke, runs } = build({ fingerprint: version });
+    const key = newKey();
+    const body = newPayload();
+    await invoke({ key, body, headers: { 'x-version': '1' } });
+    expect((await invoke({ key, body, headers: { 'x-version': '2' } })).statusCode).toBe(422);
+    expect(runs.count).toBe(1);
+  });
+});
