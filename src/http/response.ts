@@ -29,27 +29,22 @@ export function toStructured(response: unknown): ProxyResponse {
 /** A copy of `response` with `headers` set, replacing any header of the same name in any case. */
 export function headersWith(response: ProxyResponse, headers: Record<string, string>): ProxyResponse {
   const names = new Set(Object.keys(headers).map((name) => name.toLowerCase()));
-  const kept = Object.entries(response.headers ?? {}).filter(([name]) => !names.has(name.toLowerCase()));
-  const multi =
-    response.multiValueHeaders === undefined
-      ? undefined
-      : Object.fromEntries(
-          Object.entries(response.multiValueHeaders).filter(([name]) => !names.has(name.toLowerCase())),
-        );
+  const without = <T>(entries: Record<string, T>) =>
+    Object.fromEntries(Object.entries(entries).filter(([name]) => !names.has(name.toLowerCase())));
   return {
     ...response,
-    headers: { ...Object.fromEntries(kept), ...headers },
-    ...(multi === undefined ? {} : { multiValueHeaders: multi }),
+    headers: { ...without(response.headers ?? {}), ...headers },
+    ...(response.multiValueHeaders === undefined
+      ? {}
+      : { multiValueHeaders: without(response.multiValueHeaders) }),
   };
 }
 
 /** The result to store: the handler's response without the headers that must not be replayed. */
 export function omitHeaders(response: unknown, omitted: ReadonlySet<string>): unknown {
   if (!isStructured(response)) return response;
-  const keep = <T>(entries: Record<string, T> | undefined) =>
-    entries === undefined
-      ? undefined
-      : Object.fromEntries(Object.entries(entries).filter(([name]) => !omitted.has(name.toLowerCase())));
+  const keep = <T>(entries: Record<string, T>) =>
+    Object.fromEntries(Object.entries(entries).filter(([name]) => !omitted.has(name.toLowerCase())));
   const { cookies, headers, multiValueHeaders, ...rest } = response;
   return {
     ...rest,
