@@ -28,7 +28,7 @@ export function largeResultName(pk: string, sha256: string): string {
 /** The bytes of an encoded result and the form that says how to read them back. */
 export function largeResultBody(encoded: EncodedResult): { body: Uint8Array; form: ResultRef['form'] } {
   return typeof encoded === 'string'
-    ? { body: Buffer.from(encoded, 'utf8'), form: 'text' }
+    ? { body: Buffer.from(encoded), form: 'text' }
     : { body: encoded, form: 'bytes' };
 }
 
@@ -67,7 +67,8 @@ export function parseResultRef(text: string): ResultRef | undefined {
   } catch {
     return undefined;
   }
-  if (parsed === null || typeof parsed !== 'object') return undefined;
+  // `null` has no fields to read; any other value that is not an object fails the field checks below.
+  if (parsed === null) return undefined;
   const { key, sha256, size, form } = parsed as Record<string, unknown>;
   if (
     typeof key !== 'string' ||
