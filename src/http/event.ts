@@ -55,12 +55,13 @@ export function readHttpEvent(event: unknown): HttpRequestView | undefined {
     const method = (asString(http?.method) ?? '').toUpperCase();
     const path = asString(record.rawPath) ?? asString(http?.path) ?? '/';
     const routeKey = asString(record.routeKey);
-    const kind = routeKey === undefined || routeKey === '$default' ? EventKind.FunctionUrl : EventKind.Http;
+    // A Function URL has the route `$default` or none; an HTTP API route key is the route template.
+    const isHttpApi = routeKey !== undefined && routeKey !== '$default';
     return {
-      kind,
+      kind: isHttpApi ? EventKind.Http : EventKind.FunctionUrl,
       method,
       path,
-      route: kind === EventKind.Http && routeKey !== undefined ? routeKey : `${method} ${path}`,
+      route: isHttpApi ? routeKey : `${method} ${path}`,
       headers,
       query: sortedQuery(new URLSearchParams(asString(record.rawQueryString) ?? '')),
       body: record.body,

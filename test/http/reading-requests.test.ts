@@ -105,6 +105,18 @@ describe('a REST API (payload 1.0) event', () => {
   });
 });
 
+describe('headers or a query sent as a list instead of by name', () => {
+  it('are not read', () => {
+    const read = view({
+      httpMethod: 'POST',
+      headers: ['idempotency-key: k-1'],
+      multiValueHeaders: [['idempotency-key', 'k-1']],
+      queryStringParameters: ['a=1'],
+    });
+    expect(read).toMatchObject({ headers: {}, query: [] });
+  });
+});
+
 describe('an ALB event', () => {
   it('is routed by method and path, never by a resource', () => {
     expect(
@@ -121,6 +133,7 @@ describe('an event of another shape', () => {
     ['a string', 'POST /orders'],
     ['an SQS batch', { Records: [] }],
     ['a method that is not a string', { httpMethod: 7 }],
+    ['a list that has an HTTP method', Object.assign([], { httpMethod: 'POST' })],
   ])('is not read as HTTP: %s', (_case, event) => {
     expect(readHttpEvent(event)).toBeUndefined();
   });
