@@ -38,10 +38,11 @@ export interface Settings {
 }
 
 // Each schema reads the variable's value with surrounding spaces removed (and lower-cased where `caseless`).
-// The refusal is the table's `allowed`, so a schema only says whether `parse` understood the value.
+// The refusal is the table's `allowed`, so a schema only says whether `parse` understood the value; a value that
+// is not a string (a caller of the exported table) is refused, as zod's string schema refused it.
 const parsed = <T>(parse: (raw: string) => T | undefined) =>
   z.transform<string, T>((raw, payload) => {
-    const value = parse(raw);
+    const value = typeof raw === 'string' ? parse(raw) : undefined;
     if (value === undefined) payload.issues.push({ code: 'custom', message: 'not allowed', input: raw });
     return value as T;
   });

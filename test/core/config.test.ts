@@ -374,6 +374,17 @@ describe('IDEMPOTENCY_* values parse to what the settings use', () => {
     expect(z.safeParse(VARIABLES[name].schema, raw).success).toBe(false);
   });
 
+  it.each([
+    'IDEMPOTENCY_LOCK_TTL_S',
+    'IDEMPOTENCY_STRICT_FAIL_CLOSED',
+    'IDEMPOTENCY_EXCLUDE_PATHS',
+    'IDEMPOTENCY_MODE',
+  ] as const)('%s refuses a value that is not a string', (name) => {
+    for (const value of [5, true, null, undefined, ['/a']]) {
+      expect(z.safeParse(VARIABLES[name].schema, value).success).toBe(false);
+    }
+  });
+
   it('reads a list variable over the option and upper-cases the methods', () => {
     const { enforceMethods, excludePaths } = resolveHttpSettings(
       { enforceMethods: ['DELETE'], excludePaths: ['/a'] },
