@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { GlideClient, Script } from '@valkey/valkey-glide';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEngine } from '../../src/core/door.js';
 import { IdempotencyCorruptRecordError, IdempotencyStoreError } from '../../src/core/errors.js';
 import { recordKey } from '../../src/core/keys.js';
 import { silentTelemetry } from '../../src/core/telemetry.js';
-import { REDIS_SCRIPTS, type RedisScriptClient, RedisStore } from '../../src/stores/redis.js';
+import {
+  REDIS_SCRIPTS,
+  type RedisScriptClient,
+  RedisStore,
+  valkeyGlideClient,
+} from '../../src/stores/redis.js';
 import { replyToFields } from '../../src/stores/redis-record.js';
 import {
   CLIENT_LIBRARIES,
@@ -119,6 +125,18 @@ describe('RedisStore on redis-server', () => {
     const completedTtl = Number(await client.command(['PTTL', record.pk]));
     expect(completedTtl).toBeGreaterThan(claimTtl + 3_000_000);
     expect(completedTtl).toBeLessThanOrEqual((expiresAt + 3601) * 1000 - now);
+    // A renewal that moves the lifetime moves the server TTL with it (relative to the wall clock: renew has no now).
+    const renewed = claimRecord({ expiresAt, leaseUntil: now + 60_000 });
+    await store.claim(renewed, { nowMs: now });
+    const before = Date.now();
+    await store.renew(renewed.pk, renewed.leaseToken ?? '', now + 120_000, expiresAt + 7200);
+    const renewedTtl = Number(await client.command(['PTTL', renewed.pk]));
+    expect(renewedTtl).toBeGreaterThan(claimTtl + 7_000_000);
+    expect(renewedTtl).toBeLessThanOrEqual((expiresAt + 7201) * 1000 - before);
+    expect(await store.get(renewed.pk)).toMatchObject({
+      leaseUntil: now + 120_000,
+      expiresAt: expiresAt + 7200,
+    });
   });
 
   it('lets the server delete a record once its lifetime is over', async () => {
@@ -179,6 +197,104 @@ describe('RedisStore on redis-server', () => {
     expect(() => new RedisStore({ client: {} as never })).toThrow(
       /Expected `client` of `RedisStore` to be a client adapter \(nodeRedisClient, ioredisClient or valkeyGlideClient from 'idemkit\/redis'\), got an object without `runScript`\./,
     );
+    expect(() => new RedisStore({ client: null as never })).toThrow(/from 'idemkit\/redis'\), got null\./);
+    expect(() => new RedisStore(undefined as never)).toThrow(/from 'idemkit\/redis'\), got undefined\./);
+  });
+
+  it('refuses a key prefix that is not text and attempts that are not a whole number of at least 1', () => {
+    const client = connected('node-redis').adapter;
+    expect(() => new RedisStore({ client, keyPrefix: 5 as never })).toThrow(
+      'Expected `keyPrefix` of `RedisStore` to be a string, got 5.',
+    );
+    expect(() => new RedisStore({ client, maxAttempts: 1.5 })).toThrow(
+      'Expected `maxAttempts` of `RedisStore` to be a whole number of at least 1, got 1.5.',
+    );
+    expect(() => new RedisStore({ client, maxAttempts: '3' as never })).toThrow(
+      'Expected `maxAttempts` of `RedisStore` to be a whole number of at least 1, got "3".',
+    );
+    const store = new RedisStore({ client, maxAttempts: 1 });
+    expect([store.keyPrefix, store.maxAttempts]).toEqual(['', 1]);
+    expect(new RedisStore({ client }).maxAttempts).toBe(3);
+  });
+
+  it('sends an operation at most three times by default, and again after any failure that is not a server reply', async () => {
+    const inner = connected('ioredis').adapter;
+    const failures: unknown[] = [];
+    const failing = (errors: unknown[]): RedisScriptClient => ({
+      runScript(script, keys, args) {
+        const next = errors.shift();
+        if (next === undefined) return inner.runScript(script, keys, args);
+        failures.push(next);
+        return Promise.reject(next);
+      },
+    });
+    const record = claimRecord();
+    const connectionErrors = [
+      new Error('ECONNRESET read ECONNRESET'),
+      new Error('ETIMEDOUT connect ETIMEDOUT'),
+    ];
+    expect(
+      await new RedisStore({ client: failing(connectionErrors) }).claim(record, { nowMs: NOW_MS }),
+    ).toEqual({
+      claimed: true,
+    });
+    expect(failures).toHaveLength(2);
+    // A rejection that is not even an Error is no server reply either.
+    const others = [new Error('EPIPE write EPIPE'), 'connection lost'];
+    expect(await new RedisStore({ client: failing(others) }).get(record.pk)).toStrictEqual(record);
+    const three = [
+      new Error('Connection is closed.'),
+      new Error('Connection is closed.'),
+      new Error('Connection is closed.'),
+    ];
+    await expect(new RedisStore({ client: failing(three) }).get(record.pk)).rejects.toThrow(
+      'Connection is closed.',
+    );
+    expect(three).toEqual([]);
+    const noScript = [new Error('NOSCRIPT No matching script.'), new Error('unused')];
+    await expect(new RedisStore({ client: failing(noScript) }).get(record.pk)).rejects.toThrow(/^NOSCRIPT/);
+    expect(noScript).toHaveLength(1);
+  });
+
+  it('takes a script that ran as 1 in the reply shape of any client: a number, a BigInt or text', async () => {
+    const inner = connected('node-redis').adapter;
+    for (const shape of [(one: unknown) => BigInt(one as number), (one: unknown) => String(one)]) {
+      const reshaped: RedisScriptClient = {
+        runScript: async (script, keys, args) => {
+          const reply = await inner.runScript(script, keys, args);
+          return reply === 1 ? shape(reply) : reply;
+        },
+      };
+      const store = new RedisStore({ client: reshaped });
+      const record = claimRecord();
+      expect(await store.claim(record, { nowMs: NOW_MS })).toEqual({ claimed: true });
+      expect(await store.renew(record.pk, record.leaseToken ?? '', NOW_MS + 90_000)).toBe(true);
+      expect(await store.release(record.pk, record.leaseToken ?? '')).toBe(true);
+      expect(await store.release(record.pk, record.leaseToken ?? '')).toBe(false);
+    }
+  });
+
+  it('builds each GLIDE Script once and sends that one every time', async () => {
+    const glide = await GlideClient.createClient({ addresses: [{ host: '127.0.0.1', port: server.port }] });
+    const sent: Script[] = [];
+    const adapter = valkeyGlideClient(
+      {
+        invokeScript: (script: Script, options: { keys: string[]; args: string[] }) => {
+          sent.push(script);
+          return glide.invokeScript(script, options);
+        },
+      },
+      Script,
+    );
+    const store = new RedisStore({ client: adapter });
+    const [first, second] = [claimRecord(), claimRecord()];
+    await store.claim(first, { nowMs: NOW_MS });
+    await store.claim(second, { nowMs: NOW_MS });
+    expect(await store.get(first.pk)).toStrictEqual(first);
+    glide.close();
+    expect(sent).toHaveLength(3);
+    expect(sent[1]).toBe(sent[0]);
+    expect(new Set(sent).size).toBe(2);
   });
 
   it('surfaces a server error (a key of another type) as IdempotencyStoreError', async () => {
