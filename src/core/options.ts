@@ -120,6 +120,9 @@ export function optionSchema<T>(
 /**
  * A zod schema for a whole-number option of at least `min` (above `min` when `exclusive`); the refusal says
  * which of number, integer and bound failed, in zod's words.
+ *
+ * @example
+ * const concurrency = wholeNumberSchema(1, { max: 1000 }); // refuses 0, 2.5, 1001 and '5'
  */
 /* @__NO_SIDE_EFFECTS__ */
 export function wholeNumberSchema(
@@ -142,7 +145,12 @@ export function wholeNumberSchema(
   );
 }
 
-/** A zod schema for an option that must be one of `values`. */
+/**
+ * A zod schema for an option that must be one of `values`.
+ *
+ * @example
+ * const mode = oneOfSchema(['off', 'observe', 'enforce']);
+ */
 /* @__NO_SIDE_EFFECTS__ */
 export function oneOfSchema<const T extends string>(values: readonly T[]): z.ZodMiniCustom<T> {
   return optionSchema<T>(
