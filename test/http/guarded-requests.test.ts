@@ -743,3 +743,55 @@ describe('the raw digest of a request', () => {
     expect(runs.count).toBe(1);
   });
 });
+
+describe('what is counted for a request the door refuses', () => {
+  it('names the mode, the scope and the correlation id, and nothing of the key', async () => {
+    const { invoke, telemetry } = build({ scope: 'create-order' });
+    await invoke({ key: null, headers: { 'x-correlation-id': 'corr-9' } });
+    await invoke({ key: '\u0001' });
+    const [missing, invalid] = telemetry.signals;
+    expect(missing).toEqual({
+      signal: Signal.MissingKey,
+      facts: { mode: 'enforce', scope: 'create-order', correlationId: 'corr-9' },
+    });
+    expect(invalid?.signal).toBe(Signal.InvalidKey);
+    expect(invalid?.facts).toEqual({
+      mode: 'enforce',
+      scope: 'create-order',
+      correlationId: expect.any(String),
+    });
+  });
+});
+
+describe('the correlation id when the client sent none or both', () => {
+  it('is generated without either header, and is the x-correlation-id when both are sent', async () => {
+    const { invoke } = build();
+    expect(header(await invoke({ key: newKey() }), 'x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const both = await invoke({
+      key: newKey(),
+      headers: { 'x-correlation-id': 'corr-1', 'x-request-id': 'req-1' },
+    });
+    expect(header(both, 'x-correlation-id')).toBe('corr-1');
+  });
+});
+
+describe('a middleware around the door that fails after the response was stored', () => {
+  it('never releases the stored record: the retry is a replay', async () => {
+    const store = new MemoryStore();
+    let runs = 0;
+    const failingAfter = { after: () => Promise.reject(new Error('logger down')) };
+    const handler = middy(async () => {
+      runs++;
+      return { statusCode: 201, body: '{}' };
+    })
+      .use(failingAfter)
+      .use(httpIdempotency({ store, org: 'acme', environment: 'test', mode: 'enforce', waitBudgetMs: 0 }));
+    const event = httpEvent('http', { key: newKey(), body: newPayload() });
+    await expect(handler(event, lambdaContext())).rejects.toThrow('logger down');
+    expect(store.records().map((record) => record.status)).toEqual([RecordStatus.Completed]);
+    // A replay is answered early, so no `after` runs.
+    const replay = (await handler(event, lambdaContext())) as HttpResult;
+    expect(header(replay, 'idempotent-replayed')).toBe('true');
+    expect(runs).toBe(1);
+  });
+});
