@@ -265,12 +265,14 @@ export class IdempotencyEngine {
     return this.#report(decision, facts, 0) as Exclude<Decision, { kind: 'execute' }>;
   }
 
-  /** A replay meets a FAILED record with the same meaning that another owner failed: run it again, once. */
+  /**
+   * A replay meets a FAILED record with the same meaning that another owner failed: run it again, once. (One that
+   * expired since the claim saw it is claimable anyway: the claim that follows takes it.)
+   */
   #reopens(record: IdempotencyRecord, input: BeginInput, request: RequestIdentity): boolean {
     return (
       input.reclaimFailed === true &&
       matchOf(record, request) === Match.Same &&
-      recordState(record, this.now()) === RecordState.Failed &&
       isReopenable(record, input.owner)
     );
   }
@@ -595,12 +597,10 @@ export class IdempotencyEngine {
       return undefined;
     }
     try {
-      const signal = AbortSignal.timeout(timeLeftMs);
       // A store that does not stop on the signal is not waited for past it: the complete must land inside the lease.
       const key = await this.#call('putLargeResult', facts, () =>
-        untilAborted(
+        withinMs(timeLeftMs, (signal) =>
           largeResults.put({ name: largeResultName(lease.pk, sha256), body, sha256 }, signal),
-          signal,
         ),
       );
       return { key, sha256, size: body.byteLength, form };
@@ -708,14 +708,19 @@ function signalOf(decision: Decision, mode: Mode): Signal {
   }
 }
 
-/** `work`, or its rejection with `signal.reason` once `signal` aborts, whichever comes first. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  work.catch(() => {});
+/**
+ * `start(signal)`, or a rejection with a `TimeoutError` once `ms` have passed, whichever comes first; `signal` aborts
+ * then, so a store that listens stops its work.
+ */
+function withinMs<T>(ms: number, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const signal = AbortSignal.timeout(ms);
+  // Started first: a store that throws at once leaves no deadline behind to reject unhandled.
+  const work = start(signal);
+  // A late rejection of the loser, either one, is handled by the race.
   return Promise.race([
     work,
     new Promise<never>((_resolve, reject) => {
-      if (signal.aborted) reject(signal.reason);
-      else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      signal.addEventListener('abort', () => reject(signal.reason));
     }),
   ]);
 }

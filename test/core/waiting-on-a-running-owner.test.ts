@@ -271,6 +271,36 @@ describe('a permanently failed record', () => {
 
     expect(leaseOf(replay).attempt).toBe(2);
   });
+
+  it('is run again once by a replay with reclaimFailed, fenced by the failed record it saw', async () => {
+    const store = new MemoryStore();
+    const clock = { now: 1_700_000_000_000 };
+    const { owner, lease } = await runningOwner(store, clock, 'k-reclaim');
+    await owner.engine.complete(lease, undefined, { status: 'FAILED' });
+    const replayer = rig({ store, clock, waitBudgetMs: 0 });
+
+    const replay = leaseOf(
+      await replayer.engine.begin(request('k-reclaim', { owner: 'dlq-replay', reclaimFailed: true })),
+    );
+
+    expect(replay.attempt).toBe(2);
+    expect(store.records()).toMatchObject([{ status: 'IN_PROGRESS', leaseToken: replay.token, attempt: 2 }]);
+  });
+
+  it('is not run again by a replay with reclaimFailed that means another request: a mismatch', async () => {
+    const store = new MemoryStore();
+    const clock = { now: 1_700_000_000_000 };
+    const { owner, lease } = await runningOwner(store, clock, 'k-reclaim-other');
+    await owner.engine.complete(lease, undefined, { status: 'FAILED' });
+    const replayer = rig({ store, clock, waitBudgetMs: 0 });
+
+    const decision = await replayer.engine.begin(
+      request('k-reclaim-other', { owner: 'dlq-replay', reclaimFailed: true, fingerprint: 'fp-2' }),
+    );
+
+    expect(decision.kind).toBe('mismatch');
+    expect(store.records()).toMatchObject([{ status: 'FAILED', leaseToken: lease.token }]);
+  });
 });
 
 describe('what every signal about a record carries', () => {
