@@ -123,6 +123,20 @@ describe('the correlation id of an answer at the edge', () => {
   });
 });
 
+describe('the Lambda@Edge handler', () => {
+  it('returns the generated response when the edge answers, and the request unchanged when it forwards', async () => {
+    const { edge, invoke } = doors(created);
+    const request = jsonRequest();
+    await invoke(request);
+    expect(await edge(cloudFrontEvent('viewer-request', request))).toMatchObject({
+      status: '201',
+      body: '{"orderId":"o-7"}',
+    });
+    const unseen = cloudFrontEvent('viewer-request', jsonRequest());
+    expect(await edge(unseen)).toBe(unseen.Records[0]?.cf.request);
+  });
+});
+
 describe('the requests the edge looks up', () => {
   it('are POST and PATCH by default, in any case; others go straight to the origin', async () => {
     const { edge } = doors(created);
