@@ -224,15 +224,46 @@ describe('completed and running jobs', () => {
   });
 });
 
+/**
+ * A meeting point for jobs that must overlap: `heldUntil(n)` waits until `n` callers are waiting at once (then
+ * every later caller passes), or until a generous bound, so a door that never runs `n` at once fails on its
+ * count instead of hanging the test.
+ */
+function overlap(boundMs = 20_000): { heldUntil(n: number): Promise<void> } {
+  let waiting = 0;
+  let open = false;
+  const released: Array<() => void> = [];
+  return {
+    heldUntil(n) {
+      waiting++;
+      if (open || waiting >= n) {
+        open = true;
+        for (const release of released.splice(0)) release();
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, boundMs);
+        released.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}
+
 describe('bounded concurrency', () => {
   it('never runs more jobs at once than `concurrency`, and does reach it', async () => {
+    const allRunning = overlap();
     let running = 0;
     let most = 0;
     const { handler } = build({
       concurrency: 3,
       processRecord: async () => {
         most = Math.max(most, ++running);
-        await new Promise((resolve) => setTimeout(resolve, 30));
+        // Held until three run at once, so the bound is reached however slow the machine; a limiter that
+        // never lets three run fails on `most` once the generous bound has passed.
+        await allRunning.heldUntil(3);
         running--;
       },
     });
@@ -285,6 +316,7 @@ describe('FIFO queues', () => {
   });
 
   it('runs message groups side by side but the records of one group one at a time', async () => {
+    const overall = overlap();
     const inFlight = new Map<string, number>();
     let mostInGroup = 0;
     let mostOverall = 0;
@@ -297,7 +329,8 @@ describe('FIFO queues', () => {
           mostOverall,
           [...inFlight.values()].reduce((a, b) => a + b, 0),
         );
-        await new Promise((resolve) => setTimeout(resolve, 40));
+        // Held until two records run at once (two groups, if the door keeps each group to one at a time).
+        await overall.heldUntil(2);
         inFlight.set(group, (inFlight.get(group) ?? 1) - 1);
       },
     });
