@@ -292,7 +292,11 @@ describe('waiting on a running first request', () => {
     const lease = leaseOf(await owner.begin(request));
     counter.reset();
     const waiting = duplicate.engine.begin(request);
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    // The owner completes once the duplicate is polling, not after a fixed pause a loaded machine can outrun.
+    for (const deadline = Date.now() + 60_000; counter.count('GetItemCommand') === 0; ) {
+      if (Date.now() > deadline) throw new Error('the duplicate never polled');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     await owner.complete(lease, { id: 'order-1' });
     expect(await waiting).toMatchObject({ kind: 'replay', result: { id: 'order-1' } });
     expect(counter.count('GetItemCommand')).toBeGreaterThanOrEqual(1);

@@ -632,8 +632,9 @@ function pkOf(key: string): string {
   return `acme#POST /orders#${keyDigest(key)}`;
 }
 
+/** Polls `check` until it holds, bounded generously (a loaded machine is slow, never wrong). */
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
     if (await check()) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
