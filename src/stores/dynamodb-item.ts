@@ -185,7 +185,7 @@ export function fromItem(item: Item, layout: ItemLayout = DEFAULT_LAYOUT): Idemp
   // Problems are named by the table's attribute names, which is what an operator sees in the item.
   const reader: FieldReader = {
     problems,
-    nameOf: (field) => layout.names[field as RecordField] ?? field,
+    nameOf: (field) => layout.names[field as RecordField],
     number: (field, required) => {
       const name = layout.names[field as RecordField];
       const raw = item[name]?.N;
