@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { buildEngine } from '../../src/core/door.js';
 import { IdempotencyCorruptRecordError, IdempotencyStoreError } from '../../src/core/errors.js';
 import { recordKey } from '../../src/core/keys.js';
@@ -8,6 +8,7 @@ import { silentTelemetry } from '../../src/core/telemetry.js';
 import { DynamoDBStore } from '../../src/stores/dynamodb.js';
 import { recordingTelemetry } from '../core/recording-telemetry.js';
 import { createIdempotencyTable, createTable } from '../support/dynamodb.js';
+import { LOCAL_CLIENT_CONFIG } from '../support/dynamodb-local.js';
 import { FAULT_ERROR_NAME, Fault, faultyClient } from './faults.js';
 import { claimRecord, storeContract } from './store-contract.js';
 
@@ -267,6 +268,19 @@ describe('DynamoDBStore claims in one round trip', () => {
     expect(() => new DynamoDBStore({ tableName: ' ' })).toThrow(
       /Expected `tableName` of `DynamoDBStore` to be the table's name, got " "\./,
     );
+    expect(() => new DynamoDBStore({ tableName: 5 as never })).toThrow(/the table's name, got 5\./);
+    expect(() => new DynamoDBStore(undefined as never)).toThrow(/the table's name, got undefined\./);
+  });
+
+  it('builds its own client from clientConfig when given none, and claims through it', async () => {
+    const own = new DynamoDBStore({
+      tableName: store.tableName,
+      clientConfig: { ...LOCAL_CLIENT_CONFIG, endpoint: inject('dynamoEndpoint') },
+    });
+    const record = claimRecord();
+    expect(await own.claim(record, { nowMs: NOW_MS })).toEqual({ claimed: true });
+    expect(await store.get(record.pk)).toStrictEqual(record);
+    own.client.destroy();
   });
 });
 
