@@ -196,12 +196,13 @@ describe('an object write that does not succeed', () => {
     const lease = leaseOf(await owner.begin(request('k-put')));
     if (leaseLeftMs !== undefined) w.clock.now = lease.leaseUntil - leaseLeftMs;
     const completed = await owner.complete(lease, big, { fallback });
-    const replay = await w.engine().engine.begin(request('k-put'));
-    return { ...w, results, telemetry, completed, replay };
+    const replayer = w.engine();
+    const replay = await replayer.engine.begin(request('k-put'));
+    return { ...w, results, telemetry, completed, replay, replayTelemetry: replayer.telemetry };
   }
 
   it('fails: the record completes as the fallback with no pointer, counted as a store error and as too large', async () => {
-    const { store, telemetry, completed, replay } = await completeWith('fails');
+    const { store, telemetry, completed, replay, replayTelemetry } = await completeWith('fails');
     expect(completed).toBe(true);
     expect(store.records()[0]).toMatchObject({ status: RecordStatus.Completed, resultDropped: 'too_large' });
     expect(store.records()[0]).not.toHaveProperty('resultRef');
@@ -212,6 +213,9 @@ describe('an object write that does not succeed', () => {
     });
     // The operation never runs again: the retry is the omitted-body replay.
     expect(replay).toMatchObject({ kind: 'replay', result: fallback, dropped: 'too_large' });
+    expect(replayTelemetry.signals.map(({ signal, facts }) => [signal, facts.detail?.resultDropped])).toEqual(
+      [[Signal.Replay, 'too_large']],
+    );
   });
 
   it('is not started when the lease ends within a second, and says so', async () => {

@@ -272,6 +272,35 @@ describe('a permanently failed record', () => {
     expect(leaseOf(replay).attempt).toBe(2);
   });
 
+  it('is not taken over by a duplicate that saw it running, when its late owner failed it just before the claim', async () => {
+    const clock = { now: 1_700_000_000_000 };
+    let beforeNextClaim: (() => Promise<unknown>) | undefined;
+    class LateFailure extends MemoryStore {
+      override async claim(...args: Parameters<MemoryStore['claim']>) {
+        const hook = beforeNextClaim;
+        beforeNextClaim = undefined;
+        await hook?.();
+        return super.claim(...args);
+      }
+    }
+    const store = new LateFailure();
+    const { owner, lease } = await runningOwner(store, clock, 'k-late-failure', 100);
+    // The duplicate waits out the lease; its owner, still alive, fails the job between the last poll and the claim.
+    const duplicate = rig({
+      store,
+      clock,
+      waitBudgetMs: 5000,
+      duringSleep: () => {
+        beforeNextClaim = () => owner.engine.complete(lease, undefined, { status: 'FAILED' });
+      },
+    });
+
+    const decision = await duplicate.engine.begin(request('k-late-failure'));
+
+    expect(decision.kind).toBe('failed');
+    expect(store.records()).toMatchObject([{ status: 'FAILED', leaseToken: lease.token }]);
+  });
+
   it('is run again once by a replay with reclaimFailed, fenced by the failed record it saw', async () => {
     const store = new MemoryStore();
     const clock = { now: 1_700_000_000_000 };
