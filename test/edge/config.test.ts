@@ -98,6 +98,10 @@ describe('the edge reads the replica nearest to where it runs', () => {
       ),
     ).toBe(expected);
   });
+  it('reads Montréal’s replica from Virginia, and Virginia’s from Montréal, before any listed first', () => {
+    expect(nearestRegion('us-east-1', ['eu-west-1', 'ca-central-1'])).toBe('ca-central-1');
+    expect(nearestRegion('ca-central-1', ['eu-west-1', 'us-east-2', 'us-east-1'])).toBe('us-east-1');
+  });
   it('falls back to the first replica for an unknown Region or none', () => {
     expect(nearestRegion('xx-nowhere-9', replicas)).toBe('us-east-1');
     expect(nearestRegion(undefined, replicas)).toBe('us-east-1');
