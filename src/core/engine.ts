@@ -370,9 +370,8 @@ export class IdempotencyEngine {
           ...facts,
           detail: { reason: encoded.dropped, bytes: encoded.bytes },
         });
-      // No fallback encodes to no result.
-      const fallback = encodeResult(options.fallback, this.#codecLimits);
-      if (fallback.result !== undefined) encoded = { ...fallback, dropped: encoded.dropped };
+      // The fallback is the body stored instead; none, or one that does not fit either, leaves no body.
+      encoded = { ...encodeResult(options.fallback, this.#codecLimits), dropped: encoded.dropped };
     }
     const completedAt = this.now();
     // The meaning a claim left provisional is computed now, once, and written with the outcome.

@@ -160,6 +160,24 @@ describe('a duplicate waiting on a running first request', () => {
     expect(duplicate.telemetry.names()).toEqual([Signal.Replay]);
   });
 
+  it('claims again when the record that blocked its claim was gone before the store could read it', async () => {
+    // A store that answers one claim with a blocking record it could no longer read (deleted in between).
+    class VanishingRecord extends MemoryStore {
+      vanish = true;
+      override async claim(...args: Parameters<MemoryStore['claim']>) {
+        if (!this.vanish) return super.claim(...args);
+        this.vanish = false;
+        return { claimed: false as const, existing: undefined };
+      }
+    }
+    const duplicate = rig({ store: new VanishingRecord(), waitBudgetMs: 0 });
+
+    const decision = await duplicate.engine.begin(request('k-vanished'));
+
+    expect(leaseOf(decision).attempt).toBe(1);
+    expect(duplicate.telemetry.names()).toEqual([Signal.FirstExecution]);
+  });
+
   it('keeps 500 ms of the remaining Lambda time for its answer', async () => {
     const store = new MemoryStore();
     const clock = { now: 1_700_000_000_000 };
