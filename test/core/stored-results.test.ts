@@ -30,6 +30,12 @@ describe('an encoded result', () => {
     expect(decodeResult(encoded.result)).toEqual(value);
   });
 
+  it('is compressed only past the threshold: JSON of exactly compressAboveBytes stays text', () => {
+    const at = 'a'.repeat(98); // 100 bytes of JSON with the quotes, which brotli shrinks
+    expect(encodeResult(at, limits)).toEqual({ result: JSON.stringify(at), bytes: 100 });
+    expect(encodeResult(`${at}a`, limits).result).toBeInstanceOf(Uint8Array);
+  });
+
   it('stays JSON past the threshold when compressing would not make it smaller', () => {
     // Twelve bytes of JSON: brotli's own framing makes them longer.
     const encoded = encodeResult('q7Zk2pW9xL', { compressAboveBytes: 10, maxResultBytes: 1000 });
@@ -51,7 +57,15 @@ describe('an encoded result', () => {
     expect(encodeResult(() => 1)).toEqual({ dropped: 'unserializable', bytes: 0 });
   });
 
-  it('decodes undefined to undefined', () => {
+  it('is unserializable for a value JSON cannot carry (a BigInt, a cycle), never a throw', () => {
+    expect(encodeResult({ amount: 10n })).toEqual({ dropped: 'unserializable', bytes: 0 });
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(encodeResult(cycle)).toEqual({ dropped: 'unserializable', bytes: 0 });
+  });
+
+  it('decodes JSON text and undefined as they were stored', () => {
+    expect(decodeResult('{"rows":[1,2]}')).toEqual({ rows: [1, 2] });
     expect(decodeResult(undefined)).toBeUndefined();
   });
 
@@ -105,6 +119,19 @@ describe('what a record means now', () => {
   });
 });
 
+describe('the names of the states', () => {
+  it('are the words `idemkit records` and `doctor` show operators', () => {
+    const second = Math.floor(NOW / 1000);
+    expect([
+      recordState(record({ expiresAt: second - 1 }), NOW),
+      recordState(record({ status: RecordStatus.Completed }), NOW),
+      recordState(record({ status: RecordStatus.Failed }), NOW),
+      recordState(record(), NOW),
+      recordState(record({ leaseUntil: NOW - 1 }), NOW),
+    ]).toEqual(['expired', 'completed', 'failed', 'live', 'stuck']);
+  });
+});
+
 describe('whether a record may be claimed', () => {
   it('is yes when absent, expired or stuck, and no when live or completed', () => {
     expect(isClaimable(undefined, { nowMs: NOW })).toBe(true);
@@ -119,6 +146,10 @@ describe('whether a record may be claimed', () => {
     expect(isClaimable(failed, { nowMs: NOW })).toBe(false);
     expect(isClaimable(failed, { nowMs: NOW, failedToken: 'token-2' })).toBe(false);
     expect(isClaimable(failed, { nowMs: NOW, failedToken: 'token-1' })).toBe(true);
+    // A FAILED record without a token is not taken by a claim that names none either.
+    expect(isClaimable(record({ status: RecordStatus.Failed, leaseToken: undefined }), { nowMs: NOW })).toBe(
+      false,
+    );
     // A completed or live record is never taken by a replay's token.
     expect(isClaimable(record(), { nowMs: NOW, failedToken: 'token-1' })).toBe(false);
   });
@@ -130,6 +161,7 @@ describe('whether a replay may reopen a record', () => {
     expect(isReopenable(failed, 'replay-1')).toBe(true);
     expect(isReopenable(failed, undefined)).toBe(true);
     expect(isReopenable(failed, 'message-1')).toBe(false);
+    expect(isReopenable(record({ status: RecordStatus.Failed }), undefined)).toBe(true);
   });
 
   it('is no for a record that is not FAILED or has no token', () => {
