@@ -12,7 +12,7 @@ const ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:orders:$LATEST/durab
 
 const durableContext = (arn: unknown = ARN) => ({
   executionContext: { durableExecutionArn: arn },
-  step: async () => undefined,
+  step: async (): Promise<void> => {},
 });
 
 describe('a durable context', () => {
@@ -27,7 +27,7 @@ describe('a durable context', () => {
     ['a Lambda context', { functionName: 'orders', getRemainingTimeInMillis: () => 1000 }],
     ['a context without step', { executionContext: { durableExecutionArn: ARN } }],
     ['a context whose step is no function', { ...durableContext(), step: 'charge' }],
-    ['a context without its execution', { step: async () => undefined }],
+    ['a context without its execution', { step: async (): Promise<void> => {} }],
     ['a context whose execution has no ARN', { ...durableContext(), executionContext: {} }],
     ['a context whose ARN is no string', durableContext(42)],
   ])('is not %s', (_, value) => {
