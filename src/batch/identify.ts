@@ -55,7 +55,8 @@ export function identifyJob<R>(
   } catch (error) {
     return { ok: false, signal: Signal.MissingKey, reason: threw('fingerprint', error) };
   }
-  if (typeof key === 'number' && Number.isFinite(key)) key = String(key);
+  // Number.isFinite holds for finite numbers only: it converts nothing.
+  if (Number.isFinite(key)) key = String(key);
   if (typeof key !== 'string') {
     return {
       ok: false,

@@ -6,10 +6,11 @@
  */
 import type { Context, SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { decodeResult } from '../../src/core/codec.js';
 import { recordKey } from '../../src/core/keys.js';
 import { Signal } from '../../src/core/telemetry.js';
 import { RecordStatus } from '../../src/core/types.js';
-import { REPLAY_ATTRIBUTE, type SqsJobsOptions, sqsJobs } from '../../src/sqs/index.js';
+import { type SqsJobsOptions, sqsJobs } from '../../src/sqs/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { CountingStore } from '../support/counting-store.js';
 import {
@@ -194,7 +195,8 @@ describe('DLQ replays', () => {
     expect(reported(await run(resent(record)))).toHaveLength(1);
     expect(runs).toHaveLength(1);
 
-    expect(reported(await run(replayed(record, REPLAY_ATTRIBUTE)))).toEqual([]);
+    // The attribute's name is what `idemkit dlq replay` of any version sets: it is written out here.
+    expect(reported(await run(replayed(record, 'idemkit-replay')))).toEqual([]);
     expect(runs).toHaveLength(2);
     expect((await stored(store, invoiceIdOf(record)))?.status).toBe(RecordStatus.Completed);
   });
@@ -274,6 +276,19 @@ describe('a permanent failure', () => {
     expect(store.records()).toEqual([]);
     await run(resent(record));
     expect(runs).toHaveLength(2);
+  });
+
+  it("keeps the error's name in the FAILED record, never its message", async () => {
+    const { run, store } = build({
+      processRecord: async () => {
+        throw new InvoiceRejectedError('customer 42 has no email');
+      },
+      isPermanentError: () => true,
+    });
+    await run(invoices(1)[0] as SQSRecord);
+    const [failed] = store.records();
+    expect(failed?.status).toBe(RecordStatus.Failed);
+    expect(decodeResult(failed?.result)).toEqual({ error: 'InvoiceRejectedError' });
   });
 
   it("names a thrown value's type when it is not an Error", async () => {

@@ -359,6 +359,12 @@ describe('kafkaJobs', () => {
     expect(identifiers(response)).toEqual([{ partition: 'payments-0', offset: 3 }]);
   });
 
+  it('hands over a record sent without headers with no headers', async () => {
+    const { invoke, seen } = build({ org: 'acme' });
+    await invoke(eventOf(raw(1, 'a', { headers: undefined as unknown as MSKRecord['headers'] })));
+    expect(seen.map((record) => record.headers)).toEqual([{}]);
+  });
+
   it('keys a job by topic-partition-offset, so an operator finds it under that key', async () => {
     const { invoke, store, seen } = build();
     await invoke(eventOf(raw(15, 'a'), raw(16, 'a')));
