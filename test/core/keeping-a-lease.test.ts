@@ -126,6 +126,20 @@ describe('a kept lease', () => {
   });
 });
 
+describe('a keeper’s timer', () => {
+  it('never keeps the process alive on its own (a CLI or a test ends while a lease is kept)', async () => {
+    vi.useRealTimers();
+    const { engine, claim } = setUp();
+    const lease = await claim();
+    const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+    const before = timers();
+    const keeper = LeaseKeeper.start(engine, lease, 60_000, () => undefined);
+    const during = timers();
+    await keeper.stop();
+    expect(during).toBe(before);
+  });
+});
+
 describe('a lease taken over by another invocation', () => {
   it('aborts the signal with IdempotencyLeaseLostError at the renewal that finds out, and renews no more', async () => {
     const { store, engine, claim, takeOver, telemetry } = setUp();

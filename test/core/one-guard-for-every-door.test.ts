@@ -162,6 +162,24 @@ describe('settling an owned operation', () => {
     expect(store.records().map((record) => record.status)).toEqual([RecordStatus.Completed]);
   });
 
+  it('stores the fallback of a result the door already knows does not fit, and says why', async () => {
+    const { guard, store, telemetry } = guardOn();
+    const entry = await guard.enter(input('k-fallback', { correlationId: 'req-44' }));
+    if (entry.kind !== 'owner') throw new Error('Expected to own it.');
+    const settled = await entry.ownership.complete(undefined, {
+      dropped: 'too_large',
+      fallback: { statusCode: 200, headers: { 'content-type': 'text/csv' } },
+    });
+    expect(settled).toBe('done');
+    expect(store.records()[0]).toMatchObject({ status: RecordStatus.Completed, resultDropped: 'too_large' });
+    expect(JSON.parse(String(store.records()[0]?.result))).toEqual({
+      statusCode: 200,
+      headers: { 'content-type': 'text/csv' },
+    });
+    const tooLarge = telemetry.signals.filter(({ signal }) => signal === Signal.ResultTooLarge);
+    expect(tooLarge.map(({ facts }) => facts.correlationId)).toEqual(['req-44']);
+  });
+
   it('marks a permanent failure FAILED', async () => {
     const { guard, store } = guardOn();
     expect(await (await own(guard, 'k-fail')).fail({ reason: 'declined' })).toBe('done');
