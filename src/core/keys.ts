@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { IdempotencyValidationError } from './errors.js';
 
 /** The longest key accepted, after the IETF draft's guidance and Stripe's limit. */
@@ -21,7 +21,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * keyDigest('order-42'); // 'Bq2...'
  */
 export function keyDigest(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('base64url');
+  return hash('sha256', key, 'base64url');
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IdempotencyValidationError } from '../../src/core/errors.js';
@@ -203,6 +204,26 @@ describe('canonicalJson', () => {
 });
 
 describe('fingerprintOf', () => {
+  /** How fingerprints were always computed: a Hash fed each part's byte length and bytes. */
+  const reference = (parts: readonly string[]) => {
+    const hash = createHash('sha256');
+    for (const part of parts) {
+      const bytes = Buffer.from(part, 'utf8');
+      hash.update(`${bytes.byteLength}:`);
+      hash.update(bytes);
+    }
+    return hash.digest('base64url');
+  };
+
+  it('digests string parts as it always did, lone surrogates included, so stored records keep matching', () => {
+    fc.assert(
+      fc.property(fc.array(anyString, { maxLength: 6 }), (parts) => {
+        expect(fingerprintOf(parts)).toBe(reference(parts));
+        expect(fingerprintOf(parts.map((part) => Buffer.from(part, 'utf8')))).toBe(reference(parts));
+      }),
+    );
+  });
+
   it('length-prefixes its parts, so moving a boundary changes the fingerprint', () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), fc.string(), (a, b, c) => {
