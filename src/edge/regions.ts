@@ -59,6 +59,7 @@ export function nearestRegion(here: string | undefined, replicas: readonly strin
     const place = REGION_PLACES[region];
     if (place === undefined) continue;
     const distance = greatCircle(origin, place);
+    // Stryker disable next-line EqualityOperator: no two Regions share a place, so no two distances tie.
     if (distance < bestDistance) {
       best = region;
       bestDistance = distance;

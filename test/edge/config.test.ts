@@ -102,6 +102,12 @@ describe('the edge reads the replica nearest to where it runs', () => {
     expect(nearestRegion('us-east-1', ['eu-west-1', 'ca-central-1'])).toBe('ca-central-1');
     expect(nearestRegion('ca-central-1', ['eu-west-1', 'us-east-2', 'us-east-1'])).toBe('us-east-1');
   });
+  it('weighs longitude by latitude, as the globe does: Virginia is nearer Dublin than São Paulo', () => {
+    expect(nearestRegion('us-east-1', ['sa-east-1', 'eu-west-1'])).toBe('eu-west-1');
+  });
+  it('refuses a table without replicas', () => {
+    expect(() => nearestRegion('eu-west-1', [])).toThrow('Expected at least one replica Region, got none.');
+  });
   it('falls back to the first replica for an unknown Region or none', () => {
     expect(nearestRegion('xx-nowhere-9', replicas)).toBe('us-east-1');
     expect(nearestRegion(undefined, replicas)).toBe('us-east-1');

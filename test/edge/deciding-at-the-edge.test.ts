@@ -9,7 +9,9 @@ import middy from '@middy/core';
 import type { CloudFrontRequest, CloudFrontRequestEvent, CloudFrontResultResponse } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Telemetry } from '../../src/core/telemetry.js';
+import type { LargeResultStore } from '../../src/core/types.js';
 import { readCloudFrontRequest, toCloudFrontResponse } from '../../src/edge/cloudfront.js';
+import { replicaStore } from '../../src/edge/edge.js';
 import {
   type EdgeIdempotencyOptions,
   edgeIdempotency,
@@ -220,6 +222,43 @@ describe('a stored response the edge does not answer itself', () => {
   });
 });
 
+describe('a request that differs from one whose whole response is kept in a large-result store', () => {
+  it('is answered 422 at the edge, as the origin would: only a replay needs the object', async () => {
+    const objects = new Map<string, Uint8Array>();
+    const largeResults: LargeResultStore = {
+      put: async ({ name, body }) => {
+        objects.set(name, body);
+        return name;
+      },
+      get: async (key) => objects.get(key),
+    };
+    const store = new MemoryStore();
+    const origin = middy(async () => ({
+      statusCode: 200,
+      body: randomBytes(600_000).toString('base64'),
+    })).use(
+      httpIdempotency({
+        store,
+        ...identity.origin,
+        environment: 'test',
+        mode: 'enforce',
+        waitBudgetMs: 0,
+        largeResults,
+      }),
+    );
+    const edge = edgeIdempotency({ identity, store, environment: 'test' });
+    const request = jsonRequest();
+    await origin(originEvent('http', request), lambdaContext());
+    expect(objects.size).toBe(1);
+    const other = { ...request, body: newPayload({ amount: 2 }) };
+    expect((await answered(edge, cloudFrontEvent('origin-request', other))).status).toBe('422');
+    expect(await edge.decide(cloudFrontEvent('origin-request', request))).toMatchObject({
+      kind: 'forward',
+      reason: ForwardReason.TooLarge,
+    });
+  });
+});
+
 describe('a stored response whose body was too large to keep', () => {
   it('is answered at the edge without the body, saying so, as the origin would', async () => {
     const { edge, invoke, runs } = doors(async () => ({
@@ -307,6 +346,29 @@ describe('the options of the edge door', () => {
     const options = { identity, store: new MemoryStore(), ...wrong } as Record<string, unknown>;
     if ('table' in wrong) delete options.store;
     expect(() => edgeIdempotency(options as never)).toThrow(/edgeIdempotency/);
+  });
+
+  it('say what an identity must be: the object httpIdentity returns', () => {
+    expect(() =>
+      edgeIdempotency({ identity: { scope: 'create-order' }, store: new MemoryStore() } as never),
+    ).toThrow(/the object `httpIdentity\(\.\.\.\)` returns, shared with the origin/);
+  });
+
+  it('read a table through one client per Region, in the Region of the nearest replica', async () => {
+    const region = process.env.AWS_REGION;
+    process.env.AWS_REGION = 'eu-west-2';
+    try {
+      const orders = replicaStore({ name: 'orders', regions: ['us-east-1', 'eu-west-1'] });
+      const invoices = replicaStore({ name: 'invoices', regions: ['eu-west-1', 'ap-southeast-2'] });
+      expect(await orders.client.config.region()).toBe('eu-west-1');
+      expect(invoices.client).toBe(orders.client);
+      expect([orders.tableName, invoices.tableName]).toEqual(['orders', 'invoices']);
+      const sydney = replicaStore({ name: 'orders', regions: ['ap-southeast-2'] });
+      expect(await sydney.client.config.region()).toBe('ap-southeast-2');
+    } finally {
+      if (region === undefined) delete process.env.AWS_REGION;
+      else process.env.AWS_REGION = region;
+    }
   });
 
   it.each([
@@ -426,6 +488,18 @@ describe('a CloudFront request as the origin will read it', () => {
       ORIGIN_PATH,
     );
     expect(empty).toMatchObject({ view: { body: undefined, isBase64Encoded: false } });
+  });
+
+  it('cannot be read without its body, and has none when CloudFront sends the body without data', () => {
+    expect(readCloudFrontRequest(request({ body: null }), ORIGIN_PATH)).toEqual({
+      unreadable: 'body-not-included',
+    });
+    expect(
+      readCloudFrontRequest(
+        request({ body: { action: 'read-only', encoding: 'base64', inputTruncated: false } }),
+        ORIGIN_PATH,
+      ),
+    ).toMatchObject({ view: { body: undefined, isBase64Encoded: false } });
   });
 
   it('has no query and no headers when CloudFront sends none', () => {
