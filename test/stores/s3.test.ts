@@ -65,6 +65,7 @@ describe('S3ResultStore on s3rver', () => {
     await store.put(put);
     client.destroy();
     expect(headers[0]?.['x-amz-checksum-sha256']).toBe(Buffer.from(put.sha256, 'hex').toString('base64'));
+    expect(headers[0]?.['content-type']).toBe('application/octet-stream');
   });
 
   it('answers undefined for a key with no object', async () => {
@@ -94,10 +95,16 @@ describe('S3ResultStore on s3rver', () => {
   });
 
   it('reads one byte past maxBytes of a longer object, and the whole of one that fits', async () => {
-    const store = new S3ResultStore({ bucket: s3.bucket, client: s3.client });
+    const ranges: (string | undefined)[] = [];
+    const client = clientWith((request) => ranges.push(request.headers.range));
+    const store = new S3ResultStore({ bucket: s3.bucket, client });
     const put = object(5000);
     const key = await store.put(put);
+    ranges.length = 0;
+    // S3 sends no more than the range asked: one byte past the bound, or everything when there is none.
+    await store.get(key);
     const bounded = await store.get(key, undefined, 1000);
+    expect(ranges).toEqual([undefined, 'bytes=0-1000']);
     expect(Buffer.from(bounded ?? []).equals(Buffer.from(put.body.subarray(0, 1001)))).toBe(true);
     expect((await store.get(key, undefined, 4999))?.byteLength).toBe(5000);
     expect((await store.get(key, undefined, 5000))?.byteLength).toBe(5000);
@@ -122,6 +129,31 @@ describe('S3ResultStore on s3rver', () => {
     client.destroy();
     expect(bounded?.byteLength).toBe(100_001);
     expect(Buffer.from(bounded ?? []).equals(Buffer.from(put.body.subarray(0, 100_001)))).toBe(true);
+  });
+
+  it('stops reading a body that never ends (a server ignoring the range) once it has one byte past maxBytes', async () => {
+    let pulled = 0;
+    async function* endless() {
+      for (;;) {
+        pulled += 1;
+        yield new Uint8Array(1000).fill(pulled);
+      }
+    }
+    const client = clientWith(() => {});
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const answer = await next(args);
+        return { ...answer, output: { ...(answer.output as object), Body: endless() } } as never;
+      },
+      { step: 'initialize', name: 'idemkitEndlessBody' },
+    );
+    const store = new S3ResultStore({ bucket: s3.bucket, client });
+    const key = await store.put(object(10));
+    const bounded = await store.get(key, undefined, 2999);
+    client.destroy();
+    expect(bounded?.byteLength).toBe(3000);
+    expect(pulled).toBe(3);
+    expect([bounded?.[0], bounded?.[1999], bounded?.[2000], bounded?.[2999]]).toEqual([1, 2, 3, 3]);
   });
 
   it('stops a put and a get when their signal aborts', async () => {
