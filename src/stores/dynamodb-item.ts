@@ -103,7 +103,7 @@ export function itemLayout(attributes: AttributeNames = {}, sortKey?: SortKey): 
       `Expected every field of \`attributes\` and \`sortKey\` to have its own attribute, got \`${twice}\` twice.`,
     );
   }
-  return sortKey === undefined ? { names } : { names, sortKey };
+  return { names, sortKey };
 }
 
 /** The table key of the record `pk`: the partition key, and the sort key when the layout has one. */
@@ -188,12 +188,13 @@ export function fromItem(item: Item, layout: ItemLayout = DEFAULT_LAYOUT): Idemp
     nameOf: (field) => layout.names[field as RecordField],
     number: (field, required) => {
       const name = layout.names[field as RecordField];
-      const raw = item[name]?.N;
-      if (raw === undefined || !Number.isFinite(Number(raw))) {
+      // An absent `N` is NaN too.
+      const value = Number(item[name]?.N);
+      if (!Number.isFinite(value)) {
         if (required || item[name] !== undefined) problems.push(name);
         return undefined;
       }
-      return Number(raw);
+      return value;
     },
     string: (field, required) => {
       const name = layout.names[field as RecordField];
