@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createClient } from '@redis/client';
 import { GlideClient, Script } from '@valkey/valkey-glide';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEngine } from '../../src/core/door.js';
@@ -6,6 +7,7 @@ import { IdempotencyCorruptRecordError, IdempotencyStoreError } from '../../src/
 import { recordKey } from '../../src/core/keys.js';
 import { silentTelemetry } from '../../src/core/telemetry.js';
 import {
+  nodeRedisClient,
   REDIS_SCRIPTS,
   type RedisScriptClient,
   RedisStore,
@@ -114,7 +116,8 @@ describe('RedisStore on redis-server', () => {
     const record = claimRecord({ expiresAt, leaseUntil: now + 60_000 });
     await store.claim(record, { nowMs: now });
     const claimTtl = Number(await client.command(['PTTL', record.pk]));
-    expect(claimTtl).toBeGreaterThan(600_000 - 60_000);
+    // At least what is left of the lifetime's last second now, after the claim was written.
+    expect(claimTtl).toBeGreaterThanOrEqual((expiresAt + 1) * 1000 - Date.now() - 5);
     expect(claimTtl).toBeLessThanOrEqual((expiresAt + 1) * 1000 - now);
     await store.complete(record.pk, record.leaseToken ?? '', {
       status: 'COMPLETED',
@@ -230,15 +233,18 @@ describe('RedisStore on redis-server', () => {
     });
     const record = claimRecord();
     const connectionErrors = [
+      new Error('connect ECONNREFUSED 127.0.0.1:6379'),
       new Error('ECONNRESET read ECONNRESET'),
       new Error('ETIMEDOUT connect ETIMEDOUT'),
     ];
     expect(
-      await new RedisStore({ client: failing(connectionErrors) }).claim(record, { nowMs: NOW_MS }),
+      await new RedisStore({ client: failing(connectionErrors), maxAttempts: 4 }).claim(record, {
+        nowMs: NOW_MS,
+      }),
     ).toEqual({
       claimed: true,
     });
-    expect(failures).toHaveLength(2);
+    expect(failures).toHaveLength(3);
     // A rejection that is not even an Error is no server reply either.
     const others = [new Error('EPIPE write EPIPE'), 'connection lost'];
     expect(await new RedisStore({ client: failing(others) }).get(record.pk)).toStrictEqual(record);
@@ -254,6 +260,13 @@ describe('RedisStore on redis-server', () => {
     const noScript = [new Error('NOSCRIPT No matching script.'), new Error('unused')];
     await expect(new RedisStore({ client: failing(noScript) }).get(record.pk)).rejects.toThrow(/^NOSCRIPT/);
     expect(noScript).toHaveLength(1);
+    // A server reply is one whatever it names (here an unknown command called ETIMEDOUT).
+    const named = [
+      new Error('ERR unknown command `ETIMEDOUT`, with args beginning with:'),
+      new Error('unused'),
+    ];
+    await expect(new RedisStore({ client: failing(named) }).get(record.pk)).rejects.toThrow(/^ERR unknown/);
+    expect(named).toHaveLength(1);
   });
 
   it('takes a script that ran as 1 in the reply shape of any client: a number, a BigInt or text', async () => {
@@ -272,6 +285,30 @@ describe('RedisStore on redis-server', () => {
       expect(await store.release(record.pk, record.leaseToken ?? '')).toBe(true);
       expect(await store.release(record.pk, record.leaseToken ?? '')).toBe(false);
     }
+  });
+
+  it('sends a script source only when the server does not hold it (NOSCRIPT), not after another error', async () => {
+    const raw = await createClient({ url: `redis://127.0.0.1:${server.port}` }).connect();
+    const sources: string[] = [];
+    const store = new RedisStore({
+      client: nodeRedisClient({
+        evalSha: (sha1, options) => raw.evalSha(sha1, options),
+        eval: (source, options) => {
+          sources.push(source);
+          return raw.eval(source, options);
+        },
+      }),
+    });
+    const record = claimRecord();
+    await raw.scriptFlush();
+    await store.claim(record, { nowMs: NOW_MS });
+    expect(sources).toEqual([REDIS_SCRIPTS.claim.source]);
+    const pk = recordKey('acme', 'wrongtype', randomUUID());
+    await raw.set(pk, 'not a hash');
+    await store.get(pk).catch(() => undefined);
+    await expect(store.get(pk)).rejects.toThrow(/^WRONGTYPE/);
+    raw.destroy();
+    expect(sources).toEqual([REDIS_SCRIPTS.claim.source, REDIS_SCRIPTS.get.source]);
   });
 
   it('builds each GLIDE Script once and sends that one every time', async () => {
