@@ -212,6 +212,9 @@ describe('RedisStore on redis-server', () => {
     expect(() => new RedisStore({ client, maxAttempts: 1.5 })).toThrow(
       'Expected `maxAttempts` of `RedisStore` to be a whole number of at least 1, got 1.5.',
     );
+    expect(() => new RedisStore({ client, maxAttempts: Number.POSITIVE_INFINITY })).toThrow(
+      'Expected `maxAttempts` of `RedisStore` to be a whole number of at least 1, got Infinity.',
+    );
     expect(() => new RedisStore({ client, maxAttempts: '3' as never })).toThrow(
       'Expected `maxAttempts` of `RedisStore` to be a whole number of at least 1, got "3".',
     );
