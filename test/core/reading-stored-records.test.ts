@@ -99,9 +99,15 @@ describe('a record read back', () => {
 });
 
 describe('a damaged item', () => {
-  it('names a missing or malformed required field', () => {
-    const { fingerprint: _, ...noFingerprint } = written;
-    expect(refused(noFingerprint)).toEqual(['attr_fingerprint']);
+  it.each(['pk', 'org', 'scope', 'status', 'expiresAt', 'fingerprint', 'createdAt', 'attempt', 'v'] as const)(
+    'names a missing required %s',
+    (field) => {
+      const { [field]: _, ...lacking } = written;
+      expect(refused(lacking)).toEqual([`attr_${field}`]);
+    },
+  );
+
+  it('names a malformed required field', () => {
     expect(refused({ ...written, attempt: 'one' })).toEqual(['attr_attempt']);
   });
 
