@@ -246,3 +246,26 @@ describe('the options every door takes', () => {
     expect(refusal(options)).toEqual([message]);
   });
 });
+
+describe('options that must be objects', () => {
+  const schema = z.strictObject({ ...commonOptionsShape, scope: scopeSchema, org: orgSchema });
+  const methods = Object.fromEntries(
+    ['claim', 'get', 'complete', 'release', 'renew'].map((name) => [name, () => 1]),
+  );
+
+  it('refuses a function as the store, even one carrying the five methods', () => {
+    const store = Object.assign(() => 1, methods);
+    expect(issues(() => parseOptions(schema, { store, scope: 's', org: 'o' }, 'w'))).toEqual([
+      'Expected `store` of `w` to be a store (`new DynamoDBStore(...)` or `new MemoryStore()`), got a function.',
+    ]);
+  });
+
+  it('refuses a function as the telemetry, even one carrying `emit`', () => {
+    const telemetry = Object.assign(() => 1, { emit() {}, warn() {} });
+    expect(
+      issues(() => parseOptions(schema, { store: new MemoryStore(), scope: 's', org: 'o', telemetry }, 'w')),
+    ).toEqual([
+      'Expected `telemetry` of `w` to be an object with an `emit(signal, facts)` method, got a function.',
+    ]);
+  });
+});
