@@ -1,4 +1,4 @@
-import { canonicalJson, fingerprintOf } from '../core/fingerprint.js';
+import { canonicalJson, canonicalJsonInPlace, fingerprintOf } from '../core/fingerprint.js';
 import type { HttpRequestView } from './event.js';
 
 /**
@@ -45,12 +45,12 @@ function canonicalBody(view: HttpRequestView): string | Uint8Array {
   const contentType = (view.headers['content-type'] ?? '').toLowerCase();
   if (contentType.includes('json') || contentType === '') {
     try {
-      return `json:${canonicalJson(JSON.parse(text))}`;
+      return `json:${canonicalJsonInPlace(JSON.parse(text))}`;
     } catch {
       // Not JSON after all: compare the bytes.
     }
   } else if (contentType.startsWith('application/x-www-form-urlencoded')) {
-    return `json:${canonicalJson(formObject(text))}`;
+    return `json:${canonicalJsonInPlace(formObject(text))}`;
   }
   return bytes ?? body;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IdempotencyValidationError } from '../../src/core/errors.js';
-import { canonicalJson, fingerprintOf } from '../../src/core/fingerprint.js';
+import { canonicalJson, canonicalJsonInPlace, fingerprintOf } from '../../src/core/fingerprint.js';
 import {
   assertValidKey,
   keyDigest,
@@ -200,6 +200,47 @@ describe('canonicalJson', () => {
         expect(canonicalJson(a)).not.toBe(canonicalJson(b));
       }),
     );
+  });
+});
+
+describe('canonicalJsonInPlace', () => {
+  /** JSON text of any value, its objects' keys in any order, with integer-like and `__proto__` names among them. */
+  const jsonText = fc
+    .tuple(
+      fc.jsonValue(),
+      fc.nat(),
+      fc.dictionary(fc.constantFrom('__proto__', '10', '2', '01', 'b', 'a', ''), fc.jsonValue(), {
+        maxKeys: 5,
+      }),
+    )
+    .map(([value, seed, extra]) =>
+      JSON.stringify([shuffled(value, seed), extra]).replace('[', '[{"__proto__":1},'),
+    );
+
+  it('writes exactly what canonicalJson writes for a parsed body, so fingerprints stay the same', () => {
+    fc.assert(
+      fc.property(jsonText, (text) => {
+        expect(canonicalJsonInPlace(JSON.parse(text))).toBe(canonicalJson(JSON.parse(text)));
+      }),
+    );
+  });
+
+  it('keeps a `__proto__` member of an object it sorts as a member, never as a prototype', () => {
+    const sorted = canonicalJsonInPlace(JSON.parse('{"b":1,"__proto__":{"z":1,"y":2}}'));
+    expect(sorted).toBe('{"__proto__":{"y":2,"z":1},"b":1}');
+  });
+
+  it('writes what canonicalJson writes for a body nested deeper than it sorts in place', () => {
+    for (const depth of [999, 1000, 1001, 1500]) {
+      const text = `${'{"b":1,"a":'.repeat(depth)}[{"d":1,"c":2}]${'}'.repeat(depth)}`;
+      expect(canonicalJsonInPlace(JSON.parse(text))).toBe(canonicalJson(JSON.parse(text)));
+    }
+  });
+
+  it('throws what canonicalJson throws for a body too deep for either', () => {
+    const text = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    expect(() => canonicalJson(JSON.parse(text))).toThrow(RangeError);
+    expect(() => canonicalJsonInPlace(JSON.parse(text))).toThrow(RangeError);
   });
 });
 
