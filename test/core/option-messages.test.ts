@@ -67,6 +67,11 @@ describe('did you mean', () => {
     expect(didYouMean(key, known)).toBe(suggestion);
   });
 
+  it('suggests no short option for a longer key that shares a letter or two with it', () => {
+    expect(didYouMean('mdoe', ['key', 'org'])).toBe('');
+    expect(didYouMean('scpoe', ['key'])).toBe('');
+  });
+
   it('names the nested option with its path', () => {
     expect(didYouMean('maxEntrys', ['maxEntries', 'maxBytes'], 'cache.')).toBe(
       ' (did you mean `cache.maxEntries`?)',
