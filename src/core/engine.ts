@@ -241,8 +241,8 @@ export class IdempotencyEngine {
         polled = true;
         pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
         record = await this.#call('get', facts, () => this.store.get(pk));
-        // An expired record or lease is claimable: leave the inner loop and claim.
-        if (record !== undefined && isClaimable(record, { nowMs: this.now() })) break;
+        // An expired record or lease is claimable (and one gone since is too): leave the inner loop and claim.
+        if (isClaimable(record, { nowMs: this.now() })) break;
       }
     }
   }
@@ -595,17 +595,13 @@ export class IdempotencyEngine {
       this.telemetry.emit(Signal.StoreError, { ...facts, detail: { ...detail, error: 'LeaseEnding' } });
       return undefined;
     }
-    try {
-      // A store that does not stop on the signal is not waited for past it: the complete must land inside the lease.
-      const key = await this.#call('putLargeResult', facts, () =>
-        withinMs(timeLeftMs, (signal) =>
-          largeResults.put({ name: largeResultName(lease.pk, sha256), body, sha256 }, signal),
-        ),
-      );
-      return { key, sha256, size: body.byteLength, form };
-    } catch {
-      return undefined;
-    }
+    // A store that does not stop on the signal is not waited for past it: the complete must land inside the lease.
+    const key = await this.#call('putLargeResult', facts, () =>
+      withinMs(timeLeftMs, (signal) =>
+        largeResults.put({ name: largeResultName(lease.pk, sha256), body, sha256 }, signal),
+      ),
+    ).catch(() => undefined);
+    return key === undefined ? undefined : { key, sha256, size: body.byteLength, form };
   }
 
   /**
@@ -626,12 +622,12 @@ export class IdempotencyEngine {
     } catch {
       return undefined;
     }
-    let problem = checkLargeResult(ref, bytes);
+    const problem = checkLargeResult(ref, bytes);
     if (problem === undefined && bytes !== undefined) {
       try {
         return { value: decodeLargeResult(ref, bytes) };
       } catch {
-        problem = 'corrupt';
+        // Bytes of the record's size and digest that do not decode: corrupt, counted as a digest mismatch is.
       }
     }
     this.telemetry.emit(Signal.StoreError, {
