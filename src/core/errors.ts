@@ -22,7 +22,9 @@ export class IdempotencyConfigError extends IdempotencyError {
   readonly issues: readonly string[];
   constructor(issues: readonly string[]) {
     super(
-      issues.length === 1 ? (issues[0] as string) : `Invalid idemkit configuration:\n- ${issues.join('\n- ')}`,
+      issues.length === 1
+        ? (issues[0] as string)
+        : `Invalid idemkit configuration:\n- ${issues.join('\n- ')}`,
     );
     this.issues = issues;
   }
