@@ -45,11 +45,11 @@ export function omitHeaders(response: unknown, omitted: ReadonlySet<string>): un
   if (!isStructured(response)) return response;
   const keep = <T>(entries: Record<string, T>) =>
     Object.fromEntries(Object.entries(entries).filter(([name]) => !omitted.has(name.toLowerCase())));
-  const { cookies, headers, multiValueHeaders, ...rest } = response;
+  // An HTTP API's `cookies` are its Set-Cookie headers, which are never stored (the middleware always omits them).
+  const { cookies: _cookies, headers, multiValueHeaders, ...rest } = response;
   return {
     ...rest,
     ...(headers === undefined ? {} : { headers: keep(headers) }),
     ...(multiValueHeaders === undefined ? {} : { multiValueHeaders: keep(multiValueHeaders) }),
-    ...(cookies === undefined || omitted.has('set-cookie') ? {} : { cookies }),
   };
 }

@@ -53,35 +53,31 @@ export function keepWhileStreaming(
     // The writable side decodes strings (Node's default), so every chunk is a Buffer, copied in case its source
     // reuses the memory.
     transform(chunk: Buffer, _encoding, done) {
-      const bytes = Buffer.from(chunk);
-      if (!overflow) {
-        size += bytes.byteLength;
-        if (size > MAX_BUFFERED) {
-          overflow = true;
-          chunks.length = 0;
-        } else chunks.push(bytes);
-      }
+      // Past the limit nothing more is kept; the size only grows, so every later chunk lands here too.
+      size += chunk.byteLength;
+      if (size > MAX_BUFFERED) {
+        overflow = true;
+        chunks.length = 0;
+      } else chunks.push(Buffer.from(chunk));
       done(null, chunk);
     },
     flush(done) {
       const { body: _body, ...rest } = response;
+      // Past the limit `chunks` is empty: a result stored as dropped keeps no body anyway.
       const stored: StoredStream = {
         ...rest,
-        body: overflow ? '' : Buffer.concat(chunks).toString('base64'),
+        body: Buffer.concat(chunks).toString('base64'),
         streamed: true,
       };
-      once({ ok: true, stored, ...(overflow ? { dropped: ResultDroppedReason.TooLarge } : {}) }).then(
-        () => done(),
-        done,
+      // `once` never rejects: a failed settle is the engine's to log.
+      once({ ok: true, stored, ...(overflow ? { dropped: ResultDroppedReason.TooLarge } : {}) }).then(() =>
+        done(),
       );
     },
     destroy(error, done) {
       // The body failed midway or the client went away: release before the error surfaces. After the flush (the
       // stream's own end destroys it too) the record is already settled, and `once` does nothing.
-      once({ ok: false }).then(
-        () => done(error),
-        () => done(error),
-      );
+      once({ ok: false }).then(() => done(error));
     },
   });
   const source = body instanceof Readable ? body : Readable.fromWeb(body);
