@@ -557,6 +557,7 @@ describe('a stored result that was kept without its body and without a fallback'
 
     expect(replay.statusCode).toBe(200);
     expect(replay.body).toBe('');
+    expect(header(replay, 'content-type')).toBeUndefined();
     expect(header(replay, 'idempotent-result-omitted')).toBe('too_large');
     expect(header(replay, 'idempotent-replayed')).toBe('true');
     expect(runs.count).toBe(0);
@@ -595,8 +596,16 @@ describe('a handler result that is not a structured response', () => {
     expect(await invoke({ key, body })).toBeNull();
     const replay = await invoke({ key, body });
     expect(replay.statusCode).toBe(200);
+    expect(replay.body).toBeUndefined();
+    expect(header(replay, 'content-type')).toBeUndefined();
     expect(header(replay, 'idempotent-replayed')).toBe('true');
     expect(runs.count).toBe(1);
+  });
+
+  it('is an empty 200 when JSON cannot represent it (a function)', async () => {
+    const { invoke } = build({}, async () => () => 'not JSON');
+    const answer = await invoke({ key: newKey() });
+    expect(answer).toMatchObject({ statusCode: 200, body: '' });
   });
 });
 

@@ -93,6 +93,11 @@ describe('a REST API (payload 1.0) event', () => {
     });
   });
 
+  it('is base64 only when it says exactly true', () => {
+    expect(view(rest({ isBase64Encoded: true })).isBase64Encoded).toBe(true);
+    expect(view(rest({ isBase64Encoded: 'true' })).isBase64Encoded).toBe(false);
+  });
+
   it('reads the single-value query when there is no multi-value one, skipping empty values', () => {
     expect(
       view(rest({ queryStringParameters: { b: 'x', a: 1, gone: null, none: undefined } })).query,

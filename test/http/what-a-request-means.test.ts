@@ -110,6 +110,11 @@ describe('the fingerprint of a request', () => {
       );
     });
 
+    it('means the same as no body when it is empty', () => {
+      expect(same({ contentType: form, body: '' }, { contentType: form })).toBe(true);
+      expect(same({ contentType: form, body: '' }, { contentType: form, body: 'a=1' })).toBe(false);
+    });
+
     it('is the same as the object the urlencoded body parser makes of it', () => {
       expect(
         same({ contentType: form, body: 'a=1&a=2&a=3&b=x' }, { body: { b: 'x', a: ['1', '2', '3'] } }),
