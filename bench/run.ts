@@ -3,7 +3,8 @@
  * idempotency, side by side, on one DynamoDB Local and one zero-latency fake. Writes `bench/results.json` and
  * `docs/benchmarks.md` (`-- --report-only` re-renders the note from the JSON). Every DynamoDB Local it starts is stopped, also on Ctrl-C and on error.
  * `-- --only=<section>` runs one section alone (`bundle`: the two handler bundles, their composition and cold
- * imports) and prints its figures as JSON, leaving `bench/results.json` and `docs/benchmarks.md` as they are.
+ * imports; `overhead`: the in-process CPU rows on the fake, with their medians and ratios) and prints its figures
+ * as JSON, leaving `bench/results.json` and `docs/benchmarks.md` as they are.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,12 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { hasRedisServer } from '../test/support/redis.js';
 import { bundleInputs, bundleSide, coldImports } from './lib/bundle.js';
 import { startBenchDynamoDB } from './lib/dynamodb-local.js';
-import { type BenchResults, renderMarkdown, summarize } from './lib/report.js';
+import { measureOverhead, type OverheadOutput } from './lib/overhead.js';
+import { type BenchResults, overheadOf, renderMarkdown, summarize } from './lib/report.js';
 import { SIDES, type Side } from './lib/sides.js';
 import { runWorker, TMP_DIR } from './lib/worker.js';
 import type { LatencyInput, LatencyOutput } from './workers/latency.js';
 import type { MemoryInput, MemoryOutput } from './workers/memory.js';
-import type { OverheadInput, OverheadOutput } from './workers/overhead.js';
 import type { PathsInput, PathsOutput } from './workers/paths.js';
 import type { RedisBenchInput, RedisBenchOutput } from './workers/redis.js';
 import type { ThroughputInput, ThroughputOutput } from './workers/throughput.js';
@@ -100,10 +101,7 @@ async function main(): Promise<void> {
     log('DynamoDB Local stopped');
   }
 
-  log('in-process overhead on the zero-latency fake');
-  const overhead = await runWorker<OverheadOutput>('overhead', PLAN.overhead satisfies OverheadInput, [
-    '--expose-gc',
-  ]);
+  const overhead = await overheadSection();
 
   log('memory with the local cache on');
   const memory = {} as Record<Side, MemoryOutput>;
@@ -177,8 +175,23 @@ async function bundleSection() {
   return { bundles, cold };
 }
 
+async function overheadSection(): Promise<OverheadOutput> {
+  log('in-process overhead on the zero-latency fake, each variant in a process of its own');
+  return measureOverhead(PLAN.overhead);
+}
+
 /** The sections `--only=<name>` can run alone, with what each prints beyond the full run's figures. */
 const SECTIONS: Record<string, () => Promise<unknown>> = {
+  overhead: async () => {
+    const overhead = await overheadSection();
+    const rows = Object.entries(overhead).map(([row, samples]) => {
+      const [idemkit, silent, powertools] = (['idemkit', 'idemkit-silent', 'powertools'] as const).map(
+        (variant) => overheadOf(samples, variant),
+      ) as [number, number, number];
+      return { row, idemkit, 'idemkit-silent': silent, powertools, ratio: idemkit / powertools };
+    });
+    return { medians: rows, samples: overhead };
+  },
   bundle: async () => {
     const section = await bundleSection();
     const inputs = (side: Side) => bundleInputs(section.bundles[side].metafile);

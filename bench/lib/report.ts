@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { MemoryOutput } from '../workers/memory.js';
-import type { OverheadOutput, Variant } from '../workers/overhead.js';
 import type { PathsOutput } from '../workers/paths.js';
 import type { RedisBenchOutput } from '../workers/redis.js';
 import type { ThroughputOutput } from '../workers/throughput.js';
 import type { BundleResult, ColdImport } from './bundle.js';
 import { LATENCY_PATHS, type LatencyOutput, PERCENTILES } from './latency.js';
+import type { OverheadOutput, Variant } from './overhead.js';
 import { SIDES, type Side } from './sides.js';
 import { median, ratio } from './stats.js';
 
@@ -96,7 +96,7 @@ function row(
 }
 
 /** Overhead over the bare Middy handler, per round, then the median. */
-function overheadOf(samples: Record<Variant, number[]>, variant: Variant): number {
+export function overheadOf(samples: Record<Variant, number[]>, variant: Variant): number {
   return median(samples[variant].map((value, round) => value - (samples.bare[round] ?? 0)));
 }
 
@@ -398,6 +398,7 @@ export function renderMarkdown(results: BenchResults): string {
     'npm ci',
     'npm run bench            # full run, about 5 minutes on 2 cores; needs java 17+ for DynamoDB Local',
     'npm run bench -- --quick # smoke run, under 2 minutes',
+    'npm run bench -- --only=overhead # the in-process CPU rows alone, printed as JSON',
     '```',
     '',
     "The harness is in `bench/`: `run.ts` starts one DynamoDB Local and stops it on exit, Ctrl-C or error; each section runs in a fresh Node process (`bench/workers/`) with stdout sent to /dev/null, because idemkit's default telemetry writes a log line and an EMF metric per decision (part of the cost, not of the report).",
@@ -411,7 +412,7 @@ export function renderMarkdown(results: BenchResults): string {
     '- **Stream jobs**: the very same Kinesis and DynamoDB Streams batches (built once per round from `events/kinesis-batch.json` and `events/dynamodb-stream-batch.json`, given to both sides) of one order change per record, the order id as partition key or item key. idemkit `kinesisJobs` / `dynamodbStreamJobs` (default concurrency 10, order kept per partition key or item) keyed on the org and the order id from the data or new image (`kinesisJobKeys.fromData`, `dynamodbStreamJobKeys.fromNewImage`), default fingerprint. Powertools `BatchProcessor` with `EventType.KinesisDataStreams` / `EventType.DynamoDBStreams` (Powertools for TypeScript has no separate `KinesisStreamsProcessor` or `DynamoDBStreamsProcessor` class; parallel by default) in `processPartialResponse`, `makeIdempotent` around the record handler with `eventKeyJmesPath` `[powertools_json(powertools_base64(kinesis.data)).orgId, ….orderId]` or `[dynamodb.NewImage.orgId.S, dynamodb.NewImage.orderId.S]` and `payloadValidationJmesPath` on the decoded data or `[dynamodb.Keys, dynamodb.NewImage]`. A redelivery is the clean batch again, same sequence numbers. "Records reported failed" counts `batchItemFailures`; each costs a later invocation that the round-trip columns do not include.',
     "- **Waiting for a running duplicate**: idemkit defaults to a 2 s wait budget; Powertools cannot wait. The benchmark sets idemkit `waitBudgetMs: 0` everywhere so both answer a concurrent duplicate at once, and reports idemkit's default separately (informational).",
     "- **Telemetry**: idemkit's default counts every decision in one EMF document per invocation and logs only what an operator acts on (the routine decisions at DEBUG); Powertools idempotency writes nothing. The headline overhead keeps idemkit's default; a second row shows it with `silentTelemetry`.",
-    "- **In-process overhead** (section 2) is CPU time (user + system, `process.cpuUsage`) per invocation above the bare handler's, not wall time: on a shared machine a process is descheduled for whole milliseconds, which wall time would charge to whichever side was running.",
+    "- **In-process overhead** (section 2) is CPU time (user + system, `process.cpuUsage`) per invocation above the bare handler's, not wall time: on a shared machine a process is descheduled for whole milliseconds, which wall time would charge to whichever side was running. Each variant (bare, idemkit, idemkit silent, Powertools) runs alone in a Node process of its own, as each side does in a Lambda, warmed up with as many invocations as it times; the order rotates every round. One process for all four made the code they share (Middy, the SDK client, idemkit's engine under two telemetries) polymorphic, which cost idemkit 22 % more instructions per first execution and Powertools 13 % (callgrind).",
     '- **Result storage**: idemkit stores the response JSON, brotli-compressed (quality 5) above 4 KB; Powertools stores it as a DynamoDB map, uncompressed. Both are defaults.',
     "- **Lock length**: idemkit `prod` defaults (lease 120 s, bounded by the Lambda's remaining time); Powertools uses the remaining time. No path here depends on it.",
     '- **Fake DynamoDB** (sections 2 and 5): `bench/lib/fake-dynamodb.ts`, an SDK middleware that answers PutItem, GetItem, UpdateItem and DeleteItem in memory (condition expressions, `ALL_OLD` on failure) before serialization, identical for both. The memory run keeps only the newest 2000 items in the fake so that the fake does not grow.',
