@@ -235,7 +235,12 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
         defaultDimensions: Record<string, string>;
       }) => TelemetryMetrics)
     | undefined;
+  // One timer for the life of the telemetry, refreshed at the first signal after each flush rather than made and
+  // cleared per invocation; once flushed it may still fire, and then finds nothing to write.
   let fallback: ReturnType<typeof setTimeout> | undefined;
+  let armed = false;
+  // The tally of the last signal: a door's signals are all of one mode and scope, so this skips the lookup.
+  let last: Tally | undefined;
 
   const serialize = (id: string, tally: Tally, timestamp: number): string => {
     if (SharedClass === undefined) return emfDocument(namespace, tally, timestamp);
@@ -256,8 +261,8 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
   };
 
   const flush = () => {
-    clearTimeout(fallback);
-    fallback = undefined;
+    armed = false;
+    last = undefined;
     // Stryker disable next-line ConditionalExpression: writing an empty string to stdout shows nothing
     if (tallies.size === 0) return;
     const timestamp = Date.now();
@@ -283,20 +288,27 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
           ...facts.detail,
         });
       if (disabled) return;
-      const id = `${facts.mode}\u0000${facts.scope}`;
-      let tally = tallies.get(id);
-      if (tally === undefined) {
-        tally = { mode: facts.mode, scope: facts.scope, counts: new Map(), waits: [] };
-        tallies.set(id, tally);
+      let tally = last;
+      if (tally === undefined || tally.mode !== facts.mode || tally.scope !== facts.scope) {
+        const id = `${facts.mode}\u0000${facts.scope}`;
+        tally = tallies.get(id);
+        if (tally === undefined) {
+          tally = { mode: facts.mode, scope: facts.scope, counts: new Map(), waits: [] };
+          tallies.set(id, tally);
+        }
+        last = tally;
       }
       tally.counts.set(signal, (tally.counts.get(signal) ?? 0) + 1);
       // The wait itself, as a value, so operators can read its distribution (p50, p99) per scope and mode.
       if (signal === Signal.Waited && typeof facts.detail?.waitedMs === 'number')
         tally.waits.push(facts.detail.waitedMs);
-      // Stryker disable next-line ConditionalExpression: another timer only writes sooner what the fallback writes anyway
-      if (fallback === undefined) {
-        fallback = setTimeout(flush, FALLBACK_FLUSH_MS);
-        fallback.unref();
+      // Stryker disable next-line ConditionalExpression: another refresh only writes later what the fallback writes anyway
+      if (!armed) {
+        armed = true;
+        if (fallback === undefined) {
+          fallback = setTimeout(flush, FALLBACK_FLUSH_MS);
+          fallback.unref();
+        } else fallback.refresh();
       }
     },
     warn(message) {
