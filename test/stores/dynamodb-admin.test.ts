@@ -40,7 +40,9 @@ describe('reading one record for an operator', () => {
     });
     const record = claimRecord();
     await store.claim(record, { nowMs: NOW_MS });
+    control.reset();
     expect(await getRecord(client, single, record.pk, SINGLE)).toStrictEqual(record);
+    expect(control.inputs[0]).toMatchObject({ ConsistentRead: true });
     expect(await getRecord(client, single, claimRecord().pk, SINGLE)).toBeUndefined();
   });
 });
@@ -82,6 +84,14 @@ describe('releasing a stuck record', () => {
     await client.send(new PutItemCommand({ TableName: table, Item: toItem(bare) }));
     expect(await releaseRecord(client, table, { ...bare, leaseToken: 'x' }, DEFAULT_LAYOUT)).toBe(false);
     expect(await releaseRecord(client, table, bare, DEFAULT_LAYOUT)).toBe(true);
+    // And the other way round: a record read without a token or a lease end is not one that has them now.
+    const leased = claimRecord();
+    await store().claim(leased, { nowMs: NOW_MS });
+    const { leaseToken: _t, ...withoutToken } = leased;
+    const { leaseUntil: _u, ...withoutLeaseEnd } = leased;
+    expect(await releaseRecord(client, table, withoutToken, DEFAULT_LAYOUT)).toBe(false);
+    expect(await releaseRecord(client, table, withoutLeaseEnd, DEFAULT_LAYOUT)).toBe(false);
+    expect(await getRecord(client, table, leased.pk, DEFAULT_LAYOUT)).toStrictEqual(leased);
   });
 
   it('keeps a record completed, taken over, re-created or renewed since it was read', async () => {
@@ -185,6 +195,9 @@ describe('scanning the table', () => {
     expect(items.map((item) => item.pk?.S).sort()).toEqual([...pks].sort());
     expect(summary).toMatchObject({ scanned: 10, matched: 10, pages: 1, complete: true });
     expect(summary.readUnits).toBeGreaterThan(0);
+    // DynamoDB refuses an empty expression, and a segment count on a scan that is not split.
+    for (const name of ['FilterExpression', 'ProjectionExpression', 'Segment', 'TotalSegments', 'Limit'])
+      expect(control.inputs[0]).not.toHaveProperty(name);
   });
 
   it('keeps only what the filter matches, with its values and extra names, and reads only the fields asked', async () => {

@@ -302,6 +302,9 @@ describe('DynamoDBStore reads a batch of records', () => {
     expect(found.size).toBe(2);
     expect(control.calls).toEqual(['BatchGetItemCommand', 'BatchGetItemCommand']);
     expect(keysAsked().map((keys) => keys?.length)).toEqual([100, 51]);
+    expect(control.inputs[0]).toMatchObject({
+      RequestItems: { [store.tableName]: { ConsistentRead: true } },
+    });
   });
 
   it('asks again for the keys DynamoDB left unprocessed, and only those, until every record is read', async () => {
