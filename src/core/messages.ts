@@ -69,6 +69,11 @@ function expectation(issue: z.core.$ZodIssue): string {
       return issue.expected === 'int'
         ? 'an integer'
         : `${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
+    case 'invalid_union': {
+      // What each member expected (`a boolean, or an object`), not zod's "Invalid input".
+      const each = issue.errors.flatMap((issues) => issues.slice(0, 1)).map(expectation);
+      return each.length === 0 ? issue.message : [...new Set(each)].join(', or ');
+    }
     default:
       // A custom check's own words (`a function`), or zod's for the kinds of issue no option's schema raises.
       return issue.message;

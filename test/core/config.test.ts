@@ -268,7 +268,7 @@ describe('parseOptions', () => {
       { environment: 'production' },
       "Expected `environment` of `w` to be one of 'dev', 'stage', 'prod', 'test', got 'production'.",
     ],
-    [{ cache: 'yes' }, "Expected `cache` of `w` to be Invalid input, got 'yes'."],
+    [{ cache: 'yes' }, "Expected `cache` of `w` to be a boolean, or an object, got 'yes'."],
     [
       { cache: { maxEntries: -1 } },
       'Expected `cache.maxEntries` of `w` to be a number of at least 0, got -1.',
