@@ -225,6 +225,15 @@ describe('canonicalJsonInPlace', () => {
     );
   });
 
+  it('keeps an array of more than ten members an array, in its order (their indexes do not sort as text)', () => {
+    const text = JSON.stringify({
+      z: 1,
+      items: Array.from({ length: 12 }, (_, index) => ({ b: index, a: -index })),
+    });
+    expect(canonicalJsonInPlace(JSON.parse(text))).toBe(canonicalJson(JSON.parse(text)));
+    expect(canonicalJsonInPlace(JSON.parse(text))).toMatch(/^\{"items":\[\{"a":0,"b":0\},/);
+  });
+
   it('keeps a `__proto__` member of an object it sorts as a member, never as a prototype', () => {
     const sorted = canonicalJsonInPlace(JSON.parse('{"b":1,"__proto__":{"z":1,"y":2}}'));
     expect(sorted).toBe('{"__proto__":{"y":2,"z":1},"b":1}');
