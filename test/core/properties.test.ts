@@ -274,6 +274,24 @@ describe('fingerprintOf', () => {
     );
   });
 
+  it('digests byte parts as their bytes, also bytes that are no UTF-8 text (a binary body)', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.uint8Array({ minLength: 1, maxLength: 64 }), (text, bytes) => {
+        const hash = createHash('sha256');
+        hash.update(`${Buffer.byteLength(text, 'utf8')}:${text}`);
+        hash.update(`${bytes.byteLength}:`);
+        hash.update(bytes);
+        expect(fingerprintOf([text, bytes])).toBe(hash.digest('base64url'));
+      }),
+    );
+    expect(fingerprintOf([Uint8Array.of(0xff)])).not.toBe(fingerprintOf([Uint8Array.of(0xfe)]));
+  });
+
+  it('digests a body that is JSON null, a string or a number as canonicalJson writes it', () => {
+    for (const text of ['null', '"text"', '12', 'true'])
+      expect(canonicalJsonInPlace(JSON.parse(text))).toBe(canonicalJson(JSON.parse(text)));
+  });
+
   it('length-prefixes its parts, so moving a boundary changes the fingerprint', () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), fc.string(), (a, b, c) => {
