@@ -5,6 +5,7 @@ import { IdempotencyValidationError } from '../../src/core/errors.js';
 import { canonicalJson, canonicalJsonInPlace, fingerprintOf } from '../../src/core/fingerprint.js';
 import {
   assertValidKey,
+  digestOf,
   keyDigest,
   MAX_KEY_LENGTH,
   MAX_NAME_LENGTH,
@@ -63,6 +64,20 @@ describe('keyDigest', () => {
 });
 
 describe('recordKey', () => {
+  it('has a digest part that logs name by itself: the key digest, nothing of the org or scope', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('acme', 'a b', 'org-1'),
+        fc.constantFrom('charge', 'POST /orders'),
+        (org, scope) => {
+          const key = `pay-${org.length}-${scope.length}`;
+          expect(digestOf(recordKey(org, scope, key))).toBe(keyDigest(key));
+        },
+      ),
+    );
+    expect(digestOf('no-separator')).toBe('no-separator');
+  });
+
   it('never maps two distinct accepted (org, scope, key) triples to one pk', () => {
     // Small alphabets make equal and nearly equal components common, where a collision would hide; the
     // surrogate halves and U+FFFD are there because UTF-8 would merge them.
