@@ -28,3 +28,16 @@ export function recordingTelemetry(): {
     },
   };
 }
+
+/** A recording telemetry that also counts its flushes, for the doors' one-flush-per-invocation tests. */
+export function flushing(): { telemetry: Telemetry; flushes: { count: number } } {
+  const recorded = recordingTelemetry();
+  const flushes = { count: 0 };
+  const telemetry: Telemetry = {
+    ...recorded.telemetry,
+    flush: () => {
+      flushes.count++;
+    },
+  };
+  return { telemetry, flushes };
+}

@@ -8,7 +8,6 @@ import { Readable } from 'node:stream';
 import middy from '@middy/core';
 import type { CloudFrontRequest, CloudFrontRequestEvent, CloudFrontResultResponse } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Telemetry } from '../../src/core/telemetry.js';
 import type { LargeResultStore } from '../../src/core/types.js';
 import { readCloudFrontRequest, toCloudFrontResponse } from '../../src/edge/cloudfront.js';
 import { replicaStore } from '../../src/edge/edge.js';
@@ -20,7 +19,7 @@ import {
 } from '../../src/edge/index.js';
 import { httpIdempotency } from '../../src/http/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import { recordingTelemetry } from '../core/recording-telemetry.js';
+import { flushing, recordingTelemetry } from '../core/recording-telemetry.js';
 import { lambdaContext, newKey, newPayload } from '../http/harness.js';
 import { type ClientRequest, cloudFrontEvent, ORIGIN_PATH, originEvent } from './harness.js';
 
@@ -280,19 +279,6 @@ describe('a stored response whose body was too large to keep', () => {
 });
 
 describe('the telemetry of the edge', () => {
-  /** A recording telemetry that also counts flushes. */
-  function flushing() {
-    const recorded = recordingTelemetry();
-    const flushes = { count: 0 };
-    const telemetry: Telemetry = {
-      ...recorded.telemetry,
-      flush: () => {
-        flushes.count++;
-      },
-    };
-    return { telemetry, flushes };
-  }
-
   it('is flushed once per decision: an answer, a forward, or an event it cannot read', async () => {
     const { telemetry, flushes } = flushing();
     const { edge, invoke } = doors(created, { telemetry });

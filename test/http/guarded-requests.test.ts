@@ -17,7 +17,7 @@ import {
 } from '../../src/http/index.js';
 import { problemResponse } from '../../src/http/problem.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import { recordingTelemetry } from '../core/recording-telemetry.js';
+import { flushing, recordingTelemetry } from '../core/recording-telemetry.js';
 import {
   type EventInput,
   type HttpResult,
@@ -327,19 +327,6 @@ describe('enforced methods', () => {
 });
 
 describe('the metrics of an invocation', () => {
-  /** A recording telemetry that also counts flushes. */
-  function flushing() {
-    const recorded = recordingTelemetry();
-    const flushes = { count: 0 };
-    const telemetry: Telemetry = {
-      ...recorded.telemetry,
-      flush: () => {
-        flushes.count++;
-      },
-    };
-    return { telemetry, flushes };
-  }
-
   it('are flushed once when it is answered early, after the handler, or after a throw', async () => {
     const early = flushing();
     await build({ telemetry: early.telemetry }).invoke({ key: null });
