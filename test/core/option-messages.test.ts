@@ -4,20 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
-import { IdempotencyConfigError } from '../../src/core/errors.js';
 import { didYouMean, expected, show } from '../../src/core/messages.js';
 import { commonOptionsShape, orgSchema, parseOptions, scopeSchema } from '../../src/core/options.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-
-function issues(run: () => unknown): readonly string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof IdempotencyConfigError) return error.issues;
-    throw error;
-  }
-  throw new Error('Expected an IdempotencyConfigError, got no error.');
-}
+import { issues } from '../support/config-issues.js';
 
 describe('a sentence of the form "Expected ... to be ..., got ..."', () => {
   it('names the subject, the expectation and the value received', () => {

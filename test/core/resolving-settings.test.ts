@@ -4,18 +4,8 @@
  * door's methods and paths.
  */
 import { describe, expect, it } from 'vitest';
-import { IdempotencyConfigError } from '../../src/core/errors.js';
 import { resolveHttpSettings, resolveSettings } from '../../src/core/settings.js';
-
-function issues(run: () => unknown): readonly string[] {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof IdempotencyConfigError) return error.issues;
-    throw error;
-  }
-  throw new Error('Expected an IdempotencyConfigError, got no error.');
-}
+import { issues } from '../support/config-issues.js';
 
 describe('reading a variable', () => {
   it('takes a variable of spaces only for unset', () => {
