@@ -261,6 +261,28 @@ describe('canonicalJsonInPlace', () => {
     }
   });
 
+  it('gives up where canonicalJson gives up, for a body deeper than it but not too deep to write', () => {
+    /** The text, or the kind of error: what a door gets back for the body. */
+    const outcome = (write: (value: unknown) => string, text: string) => {
+      try {
+        return write(JSON.parse(text));
+      } catch (error) {
+        return (error as Error).constructor.name;
+      }
+    };
+    // Past canonicalJson's limit (about 2,000 levels here) and under JSON.stringify's own (about 4,000): a
+    // fingerprint made in place would differ from every one the general form makes, the door's bytes fallback.
+    for (const depth of [2500, 3000]) {
+      for (const text of [
+        `${'['.repeat(depth)}1${']'.repeat(depth)}`,
+        `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`,
+        `${'{"b":1,"a":'.repeat(depth)}1${'}'.repeat(depth)}`,
+      ]) {
+        expect(outcome(canonicalJsonInPlace, text)).toBe(outcome(canonicalJson, text));
+      }
+    }
+  });
+
   it('throws what canonicalJson throws for a body too deep for either', () => {
     const text = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
     expect(() => canonicalJson(JSON.parse(text))).toThrow(RangeError);
