@@ -157,7 +157,8 @@ export interface Store {
   get(pk: string): Promise<IdempotencyRecord | undefined>;
   /**
    * Strongly consistent reads of many records in as few round trips as the store allows (DynamoDB:
-   * `BatchGetItem`, 100 keys a call); the records that exist, by `pk`. Optional: a redelivered batch is then read
+   * `BatchGetItem`, 100 keys a call); the records that exist, by `pk`. A record the store could not read in a
+   * few tries may be left out: the caller claims its job as usual. Optional: a redelivered batch is then read
    * before it is claimed, so completed jobs cost no write.
    */
   getMany?(pks: readonly string[]): Promise<ReadonlyMap<string, IdempotencyRecord>>;

@@ -322,6 +322,26 @@ describe('DynamoDBStore reads a batch of records', () => {
     ]);
   });
 
+  it('waits twice as long before each new ask, at most 640 ms, and after eight calls leaves the unread keys out', async () => {
+    const waits: number[] = [];
+    const recording = new DynamoDBStore({
+      tableName: store.tableName,
+      client,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    const records = Array.from({ length: 10 }, () => claimRecord());
+    for (const record of records) await store.claim(record, { nowMs: NOW_MS });
+    control.reset();
+    control.leaveUnprocessed({ keep: 1, times: 100 });
+    const found = await recording.getMany(records.map((record) => record.pk));
+    // The keys left out are claimed as usual: the read only spares the writes of completed jobs.
+    expect([...found.keys()]).toEqual(records.slice(0, 8).map((record) => record.pk));
+    expect(control.calls).toEqual(Array(8).fill('BatchGetItemCommand'));
+    expect(waits).toEqual([20, 40, 80, 160, 320, 640, 640]);
+  });
+
   it('makes no call for an empty batch', async () => {
     expect((await store.getMany([])).size).toBe(0);
     expect(control.calls).toEqual([]);
