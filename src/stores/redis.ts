@@ -124,6 +124,16 @@ export interface RedisStoreOptions {
    * @default 3
    */
   readonly maxAttempts?: number;
+  /**
+   * Where the jitter of the wait before an operation is sent again comes from, in [0, 1): tests pin it.
+   * @default `Math.random`
+   */
+  readonly random?: () => number;
+  /**
+   * How the store waits before an operation is sent again: tests record the waits instead of sleeping.
+   * @default `setTimeout` from `node:timers/promises`
+   */
+  readonly sleep?: (ms: number) => Promise<unknown>;
 }
 
 /**
@@ -139,6 +149,8 @@ export class RedisStore implements Store {
   readonly client: RedisScriptClient;
   readonly keyPrefix: string;
   readonly maxAttempts: number;
+  readonly #random: () => number;
+  readonly #sleep: (ms: number) => Promise<unknown>;
 
   constructor(options: RedisStoreOptions) {
     if (typeof options?.client?.runScript !== 'function') {
@@ -160,6 +172,8 @@ export class RedisStore implements Store {
     this.client = options.client;
     this.keyPrefix = options.keyPrefix ?? '';
     this.maxAttempts = attempts;
+    this.#random = options.random ?? Math.random;
+    this.#sleep = options.sleep ?? ((ms) => sleep(ms));
   }
 
   async #run(script: LuaScript, pk: string, args: readonly string[]): Promise<unknown> {
@@ -169,7 +183,7 @@ export class RedisStore implements Store {
       } catch (error) {
         if (attempt >= this.maxAttempts || isServerReply(error)) throw error;
         // Full jitter from 25 ms doubling, so clients that lost one connection together do not return together.
-        await sleep(Math.random() * RETRY_BASE_MS * 2 ** (attempt - 1));
+        await this.#sleep(this.#random() * RETRY_BASE_MS * 2 ** (attempt - 1));
       }
     }
   }

@@ -196,6 +196,31 @@ describe('RedisStore on redis-server', () => {
     );
   });
 
+  it('waits a jittered share of 25 ms, doubling, before sending an operation again', async () => {
+    const { adapter } = connected('ioredis');
+    let cut = 3;
+    const flaky: RedisScriptClient = {
+      runScript(script, keys, args) {
+        if (cut-- > 0) return Promise.reject(new Error('Socket closed unexpectedly'));
+        return adapter.runScript(script, keys, args);
+      },
+    };
+    const waits: number[] = [];
+    const shares = [0.5, 0.2, 0.9];
+    const store = new RedisStore({
+      client: flaky,
+      maxAttempts: 4,
+      random: () => shares.shift() ?? 0,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    });
+    const record = claimRecord();
+    expect(await store.claim(record, { nowMs: NOW_MS })).toEqual({ claimed: true });
+    // Full jitter: the share drawn of 25, 50 and 100 ms.
+    expect(waits).toEqual([12.5, 10, 90]);
+  });
+
   it('refuses to be built without a client adapter, saying what it expected', () => {
     expect(() => new RedisStore({ client: {} as never })).toThrow(
       /Expected `client` of `RedisStore` to be a client adapter \(nodeRedisClient, ioredisClient or valkeyGlideClient from 'idemkit\/redis'\), got an object without `runScript`\./,
