@@ -272,7 +272,7 @@ describe('canonicalJsonInPlace', () => {
     };
     // Past canonicalJson's limit (about 2,000 levels here) and under JSON.stringify's own (about 4,000): a
     // fingerprint made in place would differ from every one the general form makes, the door's bytes fallback.
-    for (const depth of [2500, 3000]) {
+    for (const depth of [2500, 3000, 3500]) {
       for (const text of [
         `${'['.repeat(depth)}1${']'.repeat(depth)}`,
         `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`,
