@@ -322,7 +322,7 @@ describe('DynamoDBStore reads a batch of records', () => {
     ]);
   });
 
-  it('waits twice as long before each new ask, at most 640 ms, and after eight calls leaves the unread keys out', async () => {
+  it('waits 20 ms doubling to 640 ms before asking again, seven waits in the whole read, then leaves keys out', async () => {
     const waits: number[] = [];
     const recording = new DynamoDBStore({
       tableName: store.tableName,
@@ -331,15 +331,19 @@ describe('DynamoDBStore reads a batch of records', () => {
         waits.push(ms);
       },
     });
-    const records = Array.from({ length: 10 }, () => claimRecord());
+    const records = Array.from({ length: 102 }, () => claimRecord());
     for (const record of records) await store.claim(record, { nowMs: NOW_MS });
+    control.reset();
+    expect((await recording.getMany(records.slice(0, 2).map((record) => record.pk))).size).toBe(2);
+    expect(waits).toEqual([]);
     control.reset();
     control.leaveUnprocessed({ keep: 1, times: 100 });
     const found = await recording.getMany(records.map((record) => record.pk));
-    // The keys left out are claimed as usual: the read only spares the writes of completed jobs.
-    expect([...found.keys()]).toEqual(records.slice(0, 8).map((record) => record.pk));
-    expect(control.calls).toEqual(Array(8).fill('BatchGetItemCommand'));
+    // Eight calls for the first 100 keys, one for the last two once the waits are spent. The keys left out are
+    // claimed as usual: the read only spares the writes of completed jobs.
     expect(waits).toEqual([20, 40, 80, 160, 320, 640, 640]);
+    expect(control.calls).toEqual(Array(9).fill('BatchGetItemCommand'));
+    expect([...found.keys()]).toEqual([...records.slice(0, 8), records[100]].map((record) => record?.pk));
   });
 
   it('makes no call for an empty batch', async () => {
