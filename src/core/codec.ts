@@ -38,7 +38,6 @@ export interface Encoded {
 // 64 KB result: 12.5 KB against 11.1 KB, one or two write units more), quality 6 saves 3 % for 20 % more time.
 // zstd (level 3: a quarter of the time, 5 % more bytes) is experimental in Node 22 and absent before 22.15, and
 // every reader of a record (the edge, the CLI, an older runtime) must decode it: brotli stays.
-// Stryker disable next-line ObjectLiteral: another quality changes only the CPU time and a few % of the size
 const BROTLI_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } };
 
 /**
@@ -64,7 +63,6 @@ export function encodeResult(value: unknown, limits: CodecLimits = DEFAULT_CODEC
   let bytes = textBytes;
   if (textBytes > limits.compressAboveBytes) {
     const compressed = brotliCompressSync(json, BROTLI_OPTIONS);
-    // Stryker disable next-line EqualityOperator: compressed bytes exactly as long as the text decode the same
     if (compressed.byteLength < textBytes) {
       result = new Uint8Array(compressed.buffer, compressed.byteOffset, compressed.byteLength);
       bytes = compressed.byteLength;

@@ -263,7 +263,6 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
   const flush = () => {
     armed = false;
     last = undefined;
-    // Stryker disable next-line ConditionalExpression: writing an empty string to stdout shows nothing
     if (tallies.size === 0) return;
     const timestamp = Date.now();
     let out = '';
@@ -276,7 +275,6 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
     emit(signal, facts) {
       const level = LEVELS[signal];
       // The fields are built only for a line that is written: the routine decisions are not, by default.
-      // Stryker disable next-line ConditionalExpression: the built-in logger drops such a line too; a shared one is asked always
       if (LEVEL_VALUES[level] >= threshold)
         logger[level](`idempotency ${signal}`, {
           idempotency: signal,
@@ -302,7 +300,6 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       // The wait itself, as a value, so operators can read its distribution (p50, p99) per scope and mode.
       if (signal === Signal.Waited && typeof facts.detail?.waitedMs === 'number')
         tally.waits.push(facts.detail.waitedMs);
-      // Stryker disable next-line ConditionalExpression: another refresh only writes later what the fallback writes anyway
       if (!armed) {
         armed = true;
         if (fallback === undefined) {

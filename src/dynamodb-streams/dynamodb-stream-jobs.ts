@@ -51,7 +51,6 @@ const dynamodbStreamSource: BatchSource<DynamoDBStreamEvent, DynamoDBRecord, str
   door: 'dynamodbStreamJobs',
   expected: 'a DynamoDB Streams event with a `Records` array',
   records: (event) => (Array.isArray(event.Records) ? event.Records : undefined),
-  // Stryker disable next-line StringLiteral: any one name serves every record with neither id alike.
   owner: (record) => record.eventID ?? record.dynamodb?.SequenceNumber ?? '',
   failure: (record) => record.dynamodb?.SequenceNumber ?? '',
   // A stream orders the changes of one item; the item is its key.

@@ -1,3 +1,4 @@
+import { brotliCompressSync, constants } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeResult, encodedSize, encodeResult } from '../../src/core/codec.js';
 import {
@@ -9,6 +10,8 @@ import {
   recordState,
 } from '../../src/core/record-state.js';
 import { type IdempotencyRecord, RECORD_VERSION, RecordStatus } from '../../src/core/types.js';
+
+const QUALITY_5 = { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } };
 
 describe('an encoded result', () => {
   const limits = { compressAboveBytes: 100, maxResultBytes: 1000 };
@@ -40,6 +43,26 @@ describe('an encoded result', () => {
     // Twelve bytes of JSON: brotli's own framing makes them longer.
     const encoded = encodeResult('q7Zk2pW9xL', { compressAboveBytes: 10, maxResultBytes: 1000 });
     expect(encoded).toEqual({ result: '"q7Zk2pW9xL"', bytes: 12 });
+  });
+
+  it('stays JSON when compressing gives exactly as many bytes: nothing saved, a decode more', () => {
+    const text = 'ggaaaggaug2a2uammuumg2a'; // 25 bytes of JSON, and 25 bytes at brotli quality 5
+    expect(brotliCompressSync(JSON.stringify(text), QUALITY_5).byteLength).toBe(25);
+    expect(encodeResult(text, { compressAboveBytes: 10, maxResultBytes: 1000 })).toEqual({
+      result: JSON.stringify(text),
+      bytes: 25,
+    });
+  });
+
+  it('is compressed at brotli quality 5, the level measured to cost a tenth of quality 11 for 10 % more bytes', () => {
+    const value = {
+      rows: Array.from({ length: 200 }, (_, id) => ({ id, name: `item ${id}`, price: (id * 3) % 17 })),
+    };
+    const encoded = encodeResult(value, limits);
+    const json = JSON.stringify(value);
+    expect(encoded.bytes).toBe(brotliCompressSync(json, QUALITY_5).byteLength);
+    // The level decides the write units a large result costs: quality 11 would write fewer bytes, slower.
+    expect(encoded.bytes).not.toBe(brotliCompressSync(json).byteLength);
   });
 
   it('is stored at exactly the limit and dropped as too_large one byte past it, keeping the body aside', () => {

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createTelemetry, Signal, type TelemetryLogger } from '../../src/core/telemetry.js';
 import { captureLogs, type LogCapture } from '../support/log-capture.js';
 
@@ -65,6 +65,22 @@ describe('the default telemetry', () => {
     telemetry.emit(Signal.StoreError, facts);
     const capture = logs;
     await expect.poll(() => emf(capture.lines).length, { timeout: 30_000, interval: 50 }).toBe(1);
+  });
+
+  it('writes what no door flushed a second after its first signal, however many signals follow', () => {
+    vi.useFakeTimers();
+    try {
+      logs = captureLogs();
+      const telemetry = createTelemetry();
+      telemetry.emit(Signal.StoreError, facts);
+      vi.advanceTimersByTime(600);
+      telemetry.emit(Signal.StoreError, facts);
+      expect(emf(logs.lines)).toEqual([]);
+      vi.advanceTimersByTime(400);
+      expect(emf(logs.lines)).toMatchObject([{ store_error: 2 }]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('logs what an operator acts on at its level, and the routine decisions not at INFO', () => {

@@ -255,6 +255,14 @@ describe('dynamodbStreamJobs', () => {
     expect(identifiers(await invoke({ ...change('o-1', '1'), dynamodb: withoutSequence }))).toEqual(['']);
   });
 
+  it('correlates a record with neither an eventID nor a sequence number by no id at all', async () => {
+    const { invoke, signals } = build();
+    const { eventID: _, ...withoutId } = change('o-1', '1');
+    const { SequenceNumber: __, ...withoutSequence } = withoutId.dynamodb ?? {};
+    await invoke({ ...withoutId, dynamodb: withoutSequence });
+    expect(signals.map((entry) => entry.facts.correlationId)).toEqual(['']);
+  });
+
   it('refuses an event without a Records array, naming what it expected and the door', async () => {
     const { handler } = build();
     await expect(handler(undefined as never, fakeContext())).rejects.toThrow(
