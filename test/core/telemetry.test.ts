@@ -83,6 +83,33 @@ describe('the default telemetry', () => {
     }
   });
 
+  it('writes each later run of unflushed signals a second after its first signal, as often as one comes', () => {
+    vi.useFakeTimers();
+    try {
+      logs = captureLogs();
+      const telemetry = createTelemetry();
+      for (const expected of [1, 2, 3]) {
+        telemetry.emit(Signal.StoreError, facts);
+        vi.advanceTimersByTime(1000);
+        expect(emf(logs.lines)).toHaveLength(expected);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('counts the signals of two scopes in one mode apart, however they interleave', () => {
+    logs = captureLogs();
+    const telemetry = createTelemetry();
+    const other = { ...facts, scope: 'charge-card' };
+    for (const each of [facts, other, facts, facts, other]) telemetry.emit(Signal.Replay, each);
+    telemetry.flush?.();
+    expect(emf(logs.lines).map((document) => [document.scope, document.replay])).toEqual([
+      ['send-invoice', 3],
+      ['charge-card', 2],
+    ]);
+  });
+
   it('logs what an operator acts on at its level, and the routine decisions not at INFO', () => {
     logs = captureLogs();
     const telemetry = createTelemetry();
