@@ -319,6 +319,9 @@ describe('fingerprintOf', () => {
         hash.update(`${bytes.byteLength}:`);
         hash.update(bytes);
         expect(fingerprintOf([text, bytes])).toBe(hash.digest('base64url'));
+        // Bytes alone too: no text part, and still no UTF-8 reading of them.
+        const alone = createHash('sha256').update(`${bytes.byteLength}:`).update(bytes);
+        expect(fingerprintOf([bytes])).toBe(alone.digest('base64url'));
       }),
     );
     expect(fingerprintOf([Uint8Array.of(0xff)])).not.toBe(fingerprintOf([Uint8Array.of(0xfe)]));
