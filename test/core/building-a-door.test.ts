@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { buildEngine, buildGuard } from '../../src/core/door.js';
 import { IdempotencyConfigError } from '../../src/core/errors.js';
 import type { CommonOptions } from '../../src/core/options.js';
-import type { LargeResultStore } from '../../src/core/types.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { captureLogs } from '../support/log-capture.js';
+import { MemoryResultStore } from '../support/memory-result-store.js';
 import { recordingTelemetry } from './recording-telemetry.js';
 
 const request = (key: string) => ({ org: 'acme', scope: 'charge', key, fingerprint: 'fp' });
@@ -59,21 +59,12 @@ describe('the engine a door builds', () => {
   });
 
   it('keeps a result too large for the record in the given large-result store', async () => {
-    const objects = new Map<string, Uint8Array>();
-    const largeResults: LargeResultStore = {
-      async put({ name, body }) {
-        objects.set(name, body);
-        return name;
-      },
-      async get(key) {
-        return objects.get(key);
-      },
-    };
+    const largeResults = new MemoryResultStore();
     const engine = buildEngine(options({ largeResults }), {});
     // Random bytes do not compress: past the record's 350,000-byte limit however brotli tries.
     const large = { blob: randomBytes(500_000).toString('base64') };
     const replay = await completeThenReplay(engine, 'k-large', large);
-    expect(objects.size).toBe(1);
+    expect(largeResults.objects.size).toBe(1);
     expect(replay).toMatchObject({ kind: 'replay', result: large });
   });
 });

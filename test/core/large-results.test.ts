@@ -5,46 +5,14 @@ import { type Decision, IdempotencyEngine, type Lease } from '../../src/core/eng
 import type { Mode } from '../../src/core/options.js';
 import { resolveSettings } from '../../src/core/settings.js';
 import { Signal } from '../../src/core/telemetry.js';
-import { type LargeResultStore, RecordStatus } from '../../src/core/types.js';
+import { RecordStatus } from '../../src/core/types.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import { MemoryResultStore, type PutFault } from '../support/memory-result-store.js';
 import { recordingTelemetry } from './recording-telemetry.js';
 
 // The engine's side of large results (docs/protocol.md section 3, "Large results"), through its port: a result store
 // in memory whose faults a test chooses (a write that fails or never ends, an object gone, altered or unreadable).
 // S3ResultStore itself is tested against s3rver (test/stores, test/core/make-idempotent.test.ts).
-type PutFault = 'fails' | 'hangs' | 'hangs-deaf';
-
-class MemoryResultStore implements LargeResultStore {
-  readonly objects = new Map<string, Uint8Array>();
-  readonly puts: { name: string; sha256: string; body: Uint8Array; signal?: AbortSignal }[] = [];
-  readonly reads: { key: string; maxBytes?: number }[] = [];
-  putFault?: PutFault;
-  getFault?: Error;
-
-  put(
-    object: { readonly name: string; readonly body: Uint8Array; readonly sha256: string },
-    signal?: AbortSignal,
-  ): Promise<string> {
-    this.puts.push({ ...object, signal });
-    if (this.putFault === 'fails')
-      return Promise.reject(Object.assign(new Error('service unavailable'), { name: 'SlowDown' }));
-    if (this.putFault === 'hangs-deaf') return new Promise(() => {});
-    if (this.putFault === 'hangs')
-      return new Promise((_resolve, reject) =>
-        signal?.addEventListener('abort', () => reject(signal.reason)),
-      );
-    const key = `results/${object.name}`;
-    this.objects.set(key, Uint8Array.from(object.body));
-    return Promise.resolve(key);
-  }
-
-  async get(key: string, _signal?: AbortSignal, maxBytes?: number): Promise<Uint8Array | undefined> {
-    this.reads.push({ key, maxBytes });
-    if (this.getFault !== undefined) throw this.getFault;
-    const bytes = this.objects.get(key);
-    return maxBytes === undefined ? bytes : bytes?.subarray(0, maxBytes + 1);
-  }
-}
 
 const START = 1_700_000_000_000;
 const LOCK_TTL_MS = 60_000;

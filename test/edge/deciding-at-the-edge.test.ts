@@ -8,7 +8,6 @@ import { Readable } from 'node:stream';
 import middy from '@middy/core';
 import type { CloudFrontRequest, CloudFrontRequestEvent, CloudFrontResultResponse } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LargeResultStore } from '../../src/core/types.js';
 import { readCloudFrontRequest, toCloudFrontResponse } from '../../src/edge/cloudfront.js';
 import { replicaStore } from '../../src/edge/edge.js';
 import {
@@ -21,6 +20,7 @@ import { httpIdempotency } from '../../src/http/index.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { flushing, recordingTelemetry } from '../core/recording-telemetry.js';
 import { lambdaContext, newKey, newPayload } from '../http/harness.js';
+import { MemoryResultStore } from '../support/memory-result-store.js';
 import { type ClientRequest, cloudFrontEvent, ORIGIN_PATH, originEvent } from './harness.js';
 
 const identity = httpIdentity({
@@ -223,14 +223,7 @@ describe('a stored response the edge does not answer itself', () => {
 
 describe('a request that differs from one whose whole response is kept in a large-result store', () => {
   it('is answered 422 at the edge, as the origin would: only a replay needs the object', async () => {
-    const objects = new Map<string, Uint8Array>();
-    const largeResults: LargeResultStore = {
-      put: async ({ name, body }) => {
-        objects.set(name, body);
-        return name;
-      },
-      get: async (key) => objects.get(key),
-    };
+    const largeResults = new MemoryResultStore();
     const store = new MemoryStore();
     const origin = middy(async () => ({
       statusCode: 200,
@@ -248,7 +241,7 @@ describe('a request that differs from one whose whole response is kept in a larg
     const edge = edgeIdempotency({ identity, store, environment: 'test' });
     const request = jsonRequest();
     await origin(originEvent('http', request), lambdaContext());
-    expect(objects.size).toBe(1);
+    expect(largeResults.objects.size).toBe(1);
     const other = { ...request, body: newPayload({ amount: 2 }) };
     expect((await answered(edge, cloudFrontEvent('origin-request', other))).status).toBe('422');
     expect(await edge.decide(cloudFrontEvent('origin-request', request))).toMatchObject({

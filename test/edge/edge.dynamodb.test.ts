@@ -4,7 +4,6 @@ import middy from '@middy/core';
 import type { CloudFrontRequestEvent, CloudFrontResultResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordKey } from '../../src/core/keys.js';
-import type { LargeResultStore } from '../../src/core/types.js';
 import { readCloudFrontRequest } from '../../src/edge/cloudfront.js';
 import { type EdgeHandler, edgeIdempotency, ForwardReason, httpIdentity } from '../../src/edge/index.js';
 import { readHttpEvent } from '../../src/http/event.js';
@@ -23,6 +22,7 @@ import {
 } from '../http/harness.js';
 import { createIdempotencyTable, localClient } from '../support/dynamodb.js';
 import { captureLogs, type LogCapture } from '../support/log-capture.js';
+import { MemoryResultStore } from '../support/memory-result-store.js';
 import { type ClientRequest, cloudFrontEvent, EDGE_EVENTS, ORIGIN_PATH, originEvent } from './harness.js';
 
 const { client } = localClient();
@@ -267,14 +267,7 @@ describe('the edge answers only what the origin decided', () => {
     });
 
     it('when the whole response is kept in a large-result store the edge does not read: the origin replays it whole', async () => {
-      const objects = new Map<string, Uint8Array>();
-      const largeResults: LargeResultStore = {
-        put: async ({ name, body }) => {
-          objects.set(name, body);
-          return name;
-        },
-        get: async (key) => objects.get(key),
-      };
+      const largeResults = new MemoryResultStore();
       const request = { key: newKey(), body: { amount: 1 }, contentType: 'application/json' };
       // Random bytes do not compress: 800 KB of base64 stays past the record's limit after brotli.
       const big = randomBytes(600_000).toString('base64');
@@ -289,7 +282,7 @@ describe('the edge answers only what the origin decided', () => {
         }),
       );
       await wrapped(originEvent('http', request), lambdaContext());
-      expect(objects.size).toBe(1);
+      expect(largeResults.objects.size).toBe(1);
       for (const type of EDGE_EVENTS) {
         expect(await edge.decide(cloudFrontEvent(type, request))).toMatchObject({
           kind: 'forward',
