@@ -1,4 +1,6 @@
+import { basename } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 // `IDEMKIT_MUTATE_TESTS=test/core/keys.test.ts,test/core/properties.test.ts` narrows a scoped run to the tests
 // written for one file: faster on a shared machine, and a lower bound of the score the full set gives.
@@ -6,6 +8,28 @@ const narrowed = process.env.IDEMKIT_MUTATE_TESTS?.split(',').filter((glob) => g
 // `IDEMKIT_MUTATE_DYNAMODB=0` with tests that need no DynamoDB Local (memory stores): a test runner restarted after a
 // timed-out mutant then starts in seconds instead of waiting for Java.
 const withDynamoDB = process.env.IDEMKIT_MUTATE_DYNAMODB !== '0';
+
+/**
+ * The order a mutant's test files run in. Stryker stops at the first failing test (bail), so the files most
+ * likely to fail come first: the test file named after the mutated module (Stryker hands vitest that module as
+ * `related`), then a file that failed on an earlier mutant, then the quickest. Vitest's own order (the longest
+ * file first) suits parallel workers; here one worker runs a mutant's files one after another, and a module-level
+ * mutant, which runs every file that imports its module, would otherwise sit through the slowest files first.
+ */
+class KillFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const mutated = (this.ctx.config.related ?? []).map((file) => basename(file).replace(/\.ts$/, '.'));
+    const rank = (spec: TestSpecification): readonly number[] => {
+      const result = this.ctx.cache.getTestSpecificationResult(spec);
+      const named = mutated.some((prefix) => basename(spec.moduleId).startsWith(prefix));
+      return [named ? 0 : 1, result?.failed ? 0 : 1, result?.duration ?? Number.MAX_SAFE_INTEGER];
+    };
+    const ranks = new Map(files.map((spec) => [spec, rank(spec)]));
+    const order = (a: readonly number[] = [], b: readonly number[] = []) =>
+      a.map((value, index) => value - (b[index] ?? 0)).find((difference) => difference !== 0) ?? 0;
+    return [...files].sort((a, b) => order(ranks.get(a), ranks.get(b)));
+  }
+}
 
 /**
  * The tests Stryker runs against each mutant (stryker.config.mjs): the ones that exercise the core, the stores
@@ -32,6 +56,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    sequence: { sequencer: KillFirstSequencer },
     // Each file in a fresh worker (vitest's default): with \`isolate: false\` a module stays loaded between mutants,
     // so a mutant in module-level code (a constant list of header names) is never run and wrongly survives.
   },
