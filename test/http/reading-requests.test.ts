@@ -110,8 +110,13 @@ describe('a REST API (payload 1.0) event', () => {
   });
 });
 
-describe('headers or a query sent as a list instead of by name', () => {
-  it('are not read', () => {
+describe('headers or a query sent as a list or as text instead of by name', () => {
+  it('are not read as text', () => {
+    const read = view({ httpMethod: 'POST', headers: 'idempotency-key: k-1', queryStringParameters: 'a=1' });
+    expect(read).toMatchObject({ headers: {}, query: [] });
+  });
+
+  it('are not read as a list', () => {
     const read = view({
       httpMethod: 'POST',
       headers: ['idempotency-key: k-1'],

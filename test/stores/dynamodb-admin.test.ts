@@ -195,8 +195,16 @@ describe('scanning the table', () => {
     expect(items.map((item) => item.pk?.S).sort()).toEqual([...pks].sort());
     expect(summary).toMatchObject({ scanned: 10, matched: 10, pages: 1, complete: true });
     expect(summary.readUnits).toBeGreaterThan(0);
-    // DynamoDB refuses an empty expression, and a segment count on a scan that is not split.
-    for (const name of ['FilterExpression', 'ProjectionExpression', 'Segment', 'TotalSegments', 'Limit'])
+    // DynamoDB refuses an empty expression or name map, and a segment count on a scan that is not split.
+    for (const name of [
+      'FilterExpression',
+      'ProjectionExpression',
+      'ExpressionAttributeNames',
+      'ExpressionAttributeValues',
+      'Segment',
+      'TotalSegments',
+      'Limit',
+    ])
       expect(control.inputs[0]).not.toHaveProperty(name);
   });
 
