@@ -113,7 +113,7 @@ describe('a REST API (payload 1.0) event', () => {
 describe('headers or a query sent as a list or as text instead of by name', () => {
   it('are not read as text', () => {
     const read = view({ httpMethod: 'POST', headers: 'idempotency-key: k-1', queryStringParameters: 'a=1' });
-    expect(read).toMatchObject({ headers: {}, query: [] });
+    expect([read.headers, read.query]).toEqual([{}, []]);
   });
 
   it('are not read as a list', () => {
@@ -123,7 +123,7 @@ describe('headers or a query sent as a list or as text instead of by name', () =
       multiValueHeaders: [['idempotency-key', 'k-1']],
       queryStringParameters: ['a=1'],
     });
-    expect(read).toMatchObject({ headers: {}, query: [] });
+    expect([read.headers, read.query]).toEqual([{}, []]);
   });
 });
 

@@ -200,7 +200,6 @@ describe('scanning the table', () => {
       'FilterExpression',
       'ProjectionExpression',
       'ExpressionAttributeNames',
-      'ExpressionAttributeValues',
       'Segment',
       'TotalSegments',
       'Limit',
