@@ -1,5 +1,5 @@
 // Mutation testing (docs/testing.md): `npm run mutate`, or one file with `npx stryker run --mutate src/core/keys.ts`.
-// Not part of `npm test` or CI: a full run takes about 70 minutes with `-- --concurrency 2` on two cores.
+// Not part of `npm test` or CI: a full run takes about 70 minutes on two cores (docs/testing.md).
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
@@ -13,7 +13,7 @@ export default {
     '!src/**/index.ts',
     '!src/core/types.ts',
   ],
-  // The machine has two cores shared by several engineers; one mutant at a time.
+  // One checker and one test runner; Stryker adds a second test runner once every mutant is compiled.
   concurrency: 1,
   coverageAnalysis: 'perTest',
   // A loaded machine is slow: a mutant counts as timed out only well past the dry run's own time.
