@@ -19,15 +19,18 @@ const withDynamoDB = process.env.IDEMKIT_MUTATE_DYNAMODB !== '0';
 class KillFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const mutated = (this.ctx.config.related ?? []).map((file) => basename(file).replace(/\.ts$/, '.'));
-    const rank = (spec: TestSpecification): readonly number[] => {
+    const rank = (spec: TestSpecification) => {
       const result = this.ctx.cache.getTestSpecificationResult(spec);
-      const named = mutated.some((prefix) => basename(spec.moduleId).startsWith(prefix));
-      return [named ? 0 : 1, result?.failed ? 0 : 1, result?.duration ?? Number.MAX_SAFE_INTEGER];
+      return {
+        named: mutated.some((prefix) => basename(spec.moduleId).startsWith(prefix)) ? 0 : 1,
+        failed: result?.failed ? 0 : 1,
+        duration: result?.duration ?? Number.MAX_SAFE_INTEGER,
+      };
     };
-    const ranks = new Map(files.map((spec) => [spec, rank(spec)]));
-    const order = (a: readonly number[] = [], b: readonly number[] = []) =>
-      a.map((value, index) => value - (b[index] ?? 0)).find((difference) => difference !== 0) ?? 0;
-    return [...files].sort((a, b) => order(ranks.get(a), ranks.get(b)));
+    return files
+      .map((spec) => ({ spec, ...rank(spec) }))
+      .sort((a, b) => a.named - b.named || a.failed - b.failed || a.duration - b.duration)
+      .map(({ spec }) => spec);
   }
 }
 
