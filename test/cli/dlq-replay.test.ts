@@ -272,11 +272,9 @@ describe('dlq replay selects with --query, --max, --dry-run and --keep', () => {
       const result = await replay(dlq.queueName, queue.queueName, ['--dry-run', '--wait', '1', ...flags]);
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('body hidden');
-      const printed = result.stdout + result.stderr;
-      // Words that no message id (hexadecimal) can hold, any eight digits of a card number, and each whole one: a
-      // bare `4111` matched a random message id about one run in 500.
-      expect(printed).not.toMatch(/card|charge|1111-1111/);
-      for (let i = 0; i < 4; i += 1) expect(printed).not.toContain(secret(i).slice('card-'.length));
+      // Words that no message id (hexadecimal) can hold, and eight digits of every card number: a bare `4111`
+      // matched a random message id about one run in 500.
+      expect(result.stdout + result.stderr).not.toMatch(/card|charge|1111-1111/);
     }
     const shown = await replay(dlq.queueName, queue.queueName, ['--dry-run', '--wait', '1', '--show-bodies']);
     expect(shown.stdout).toContain(secret(0));
